@@ -1,0 +1,8 @@
+/* CPU: the attention op family (see compute/ops/dae_ops.h). Not yet implemented. */
+#include "cpu_backend.h"
+
+void
+dae_cpu_register_attention (DaeOpsTable * t)
+{
+  (void) t;
+}
