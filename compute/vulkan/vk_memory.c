@@ -217,13 +217,8 @@ dae_vk_storage_new (DaeBackend * be, size_t bytes, DaeError * err)
         (unsigned long long) dev->heap_size);
     return NULL;
   }
-  if (size > dev->props.limits.maxStorageBufferRange) {
-    dae_error_set (err, DAE_ERR_OUT_OF_MEMORY,
-        "a tensor of %zu bytes exceeds the largest storage buffer %s can bind (%u bytes); "
-        "use a smaller batch", bytes, dev->props.deviceName,
-        dev->props.limits.maxStorageBufferRange);
-    return NULL;
-  }
+  /* Larger than one binding may be (flat parameter buffers are): each dispatch binds only
+   * the view it uses, and vk_stream.c refuses a view beyond maxStorageBufferRange. */
   DaeVkStorage *st = calloc (1, sizeof *st);
   g_mutex_lock (&dev->mem_lock);
   DaeVkBlock *block = NULL;

@@ -1,5 +1,9 @@
-/* Vulkan: elementwise ops (shaders/basic.comp), pooling, resampling, timestep embedding. */
+/* Vulkan: elementwise ops (shaders/basic.comp), pooling, resampling, timestep embedding
+ * (shaders/pool.comp). */
 #include "vk_backend.h"
+
+#include <math.h>
+#include <stdlib.h>
 
 #define LOCAL 64
 
@@ -58,6 +62,114 @@ vk_silu_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy,
   elementwise (s, "basic_silu_bwd", dx, dy, x, 0.0f);
 }
 
+/* ---- pooling, resampling, timestep embedding (pool.comp) -------------------------------- */
+
+/* Matches the push block of pool.comp. */
+typedef struct {
+  uint32_t count, h, w;
+} PoolParams;
+
+/* Workgroup width of the pool.comp launches: lavapipe's 8-lane SIMD likes short groups,
+ * GPUs full warps. */
+static uint32_t
+pool_local (DaeStream * s)
+{
+  return dae_vk_dev (s->be)->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 64 : 256;
+}
+
+/* One launch of pool.comp variant `shader`, `count` invocations, writing y from x (and
+ * reading x2 if not NULL). */
+static void
+pool (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTensor * x,
+    const DaeTensor * x2, size_t count, int h, int w)
+{
+  PoolParams p = { (uint32_t) count, (uint32_t) h, (uint32_t) w };
+  DaeVkArg args[] = { {y, true}, {x, false}, {x2, false} };
+  uint32_t gx, gy, spec[] = { pool_local (s) };
+  dae_vk_grid_1d (s, count, spec[0], &gx, &gy);
+  dae_vk_dispatch (s, shader, spec, 1, args, 3, &p, sizeof p, gx, gy, 1);
+}
+
+static void
+vk_avgpool2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+{
+  pool (s, "pool_avgpool2_fwd", y, x, NULL, dae_tensor_numel (y), y->h, y->w);
+}
+
+static void
+vk_avgpool2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
+{
+  pool (s, "pool_avgpool2_bwd", dx, dy, NULL, dae_tensor_numel (dx), dy->h, dy->w);
+}
+
+static void
+vk_upsample2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+{
+  pool (s, "pool_upsample2_fwd", y, x, NULL, dae_tensor_numel (y), x->h, x->w);
+}
+
+static void
+vk_upsample2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
+{
+  pool (s, "pool_upsample2_bwd", dx, dy, NULL, dae_tensor_numel (dx), dx->h, dx->w);
+}
+
+static void
+vk_global_avgpool_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+{
+  pool (s, "pool_gap_fwd", y, x, NULL, dae_tensor_numel (y), x->h * x->w, 1);
+}
+
+static void
+vk_global_avgpool_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
+{
+  pool (s, "pool_gap_bwd", dx, dy, NULL, dae_tensor_numel (dx), dx->h * dx->w, 1);
+}
+
+/* exp(d) computed as PyTorch's float32 exp on the CPU does it (the vectorised SLEEF expf_u10
+ * algorithm; the same function as in cpu/cpu_basic.c). On the host: a device's exp and
+ * division are not bit-exact, and lavapipe does not fuse fma. */
+static float
+torch_expf (float d)
+{
+  float q = rintf (d * 1.442695040888963407359924681001892137f);
+  float sr = fmaf (q, -0.693145751953125f, d);
+  sr = fmaf (q, -1.428606765330187045e-06f, sr);
+  float u = 0.000198527617612853646278381f;
+  u = fmaf (u, sr, 0.00139304355252534151077271f);
+  u = fmaf (u, sr, 0.00833336077630519866943359f);
+  u = fmaf (u, sr, 0.0416664853692054748535156f);
+  u = fmaf (u, sr, 0.166666671633720397949219f);
+  u = fmaf (u, sr, 0.5f);
+  u = 1.0f + fmaf (sr * sr, u, sr);
+  return ldexpf (u, (int) q);
+}
+
+/* The frequencies f_i = exp(-ln(10000) i / half) in float32 exactly as PyTorch computes them
+ * go to the device in scratch slot 0; the shader forms the float32 argument t f_i and its
+ * cos and sin. */
+static void
+vk_timestep_embedding (DaeStream * s, const DaeTensor * y, const DaeTensor * t)
+{
+  int half = y->c / 2;
+  const DaeTensor *scratch = dae_vk_scratch (s, 0, (size_t) half);
+  if (!scratch)
+    return;
+  DaeTensor all = dae_tensor_reshape (scratch, 1, (int) dae_tensor_numel (scratch), 1, 1);
+  DaeTensor freqs = dae_tensor_view_channels (&all, 0, half);
+  float *host = malloc ((size_t) half * sizeof *host);
+  if (!host) {
+    dae_stream_fail (s, DAE_ERR_OUT_OF_MEMORY, "timestep_embedding: out of host memory");
+    return;
+  }
+  const float neg_log_period = (float) -log (10000.0);
+  for (int i = 0; i < half; i++)
+    host[i] = torch_expf (neg_log_period * (float) i / (float) half);
+  dae_tensor_write (s, &freqs, host);
+  free (host);
+  pool (s, "pool_timestep", y, t, &freqs, dae_tensor_numel (y), 1, y->c);
+}
+
 void
 dae_vk_register_basic (DaeOpsTable * t)
 {
@@ -66,4 +178,11 @@ dae_vk_register_basic (DaeOpsTable * t)
   t->axpy = vk_axpy;
   t->silu_forward = vk_silu_forward;
   t->silu_backward = vk_silu_backward;
+  t->avgpool2_forward = vk_avgpool2_forward;
+  t->avgpool2_backward = vk_avgpool2_backward;
+  t->upsample2_forward = vk_upsample2_forward;
+  t->upsample2_backward = vk_upsample2_backward;
+  t->global_avgpool_forward = vk_global_avgpool_forward;
+  t->global_avgpool_backward = vk_global_avgpool_backward;
+  t->timestep_embedding = vk_timestep_embedding;
 }

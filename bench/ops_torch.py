@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""PyTorch CPU (2 threads) at the cases of bench/ops.c, in its output format:
+one line per case, "case<TAB>gflops<TAB>milliseconds", the median of the timed runs.
+Run with Debian's /usr/bin/python3 (python3-torch). bench/ops.sh runs it."""
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+CASES = [("conv3x3 fwd", n, c, c, hw) for c, hw in ((64, 64), (128, 32), (256, 16), (512, 8))
+         for n in (1, 8)]
+CASES += [("conv3x3 bwd", n, c, c, hw) for c, hw in ((64, 64), (128, 32), (256, 16), (512, 8))
+          for n in (1, 8)]
+CASES += [("qkv 1x1", 1, 256, 768, 16), ("qkv 1x1", 8, 256, 768, 16),
+          ("proj 1x1", 8, 256, 256, 16), ("qkv 1x1", 8, 512, 1536, 8),
+          ("linear", 1, 512, 512, 1), ("linear", 8, 512, 512, 1), ("linear", 64, 512, 512, 1)]
+
+
+def name(label, n, cin, cout, hw):
+    if label == "linear":
+        return f"{label} {cin}->{cout} n{n}"
+    return f"{label} {hw}x{hw}x{cin}->{cout} n{n}"
+
+
+def flops(label, n, cin, cout, hw):
+    taps = 9 if label.startswith("conv3x3") else 1
+    f = 2.0 * n * cin * cout * taps * (1 if label == "linear" else hw * hw)
+    return 2 * f if label == "conv3x3 bwd" else f
+
+
+def runner(label, n, cin, cout, hw):
+    if label == "linear":
+        x, w, b = torch.randn(n, cin), torch.randn(cout, cin), torch.randn(cout)
+        return lambda: torch.nn.functional.linear(x, w, b)
+    k = 3 if label.startswith("conv3x3") else 1
+    x, w, b = torch.randn(n, cin, hw, hw), torch.randn(cout, cin, k, k), torch.randn(cout)
+    if label == "conv3x3 bwd":
+        dy = torch.randn(n, cout, hw, hw)
+        return lambda: torch.ops.aten.convolution_backward(
+            dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, True, False])
+    return lambda: torch.nn.functional.conv2d(x, w, b, padding=k // 2)
+
+
+def main():
+    reps, budget, filt = 5, 3.0, None
+    args = sys.argv[1:]
+    for i in range(0, len(args) - 1, 2):
+        if args[i] == "--reps":
+            reps = int(args[i + 1])
+        elif args[i] == "--budget":
+            budget = float(args[i + 1])
+        elif args[i] == "--filter":
+            filt = args[i + 1]
+    print(f"# backend\tPyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads")
+    with torch.no_grad():
+        for case in CASES:
+            label = name(*case)
+            if filt and filt not in label:
+                continue
+            run = runner(*case)
+            run()
+            t0 = time.perf_counter()
+            run()
+            first = time.perf_counter() - t0
+            times = []
+            for _ in range(max(1, min(reps, int(budget / max(first, 1e-9))))):
+                t0 = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - t0)
+            med = statistics.median(times)
+            print(f"{label}\t{flops(*case) / med * 1e-9:.2f}\t{med * 1e3:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

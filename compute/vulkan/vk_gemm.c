@@ -1,0 +1,126 @@
+/* Vulkan: the strided batched GEMM and the choice of tiles (see vk_gemm.h). */
+#include "vk_gemm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  uint32_t M, N, K;
+  uint32_t a_off, a_rs, a_cs, a_bs;
+  uint32_t b_off, b_rs, b_cs, b_bs;
+  uint32_t c_off, c_ld, c_bs;
+  float alpha, beta;
+  uint32_t bias_mode;           /* 0 none, 1 per column, 2 per row */
+} GemmParams;
+
+static bool
+cpu_profile_wanted (DaeStream * s)
+{
+  const char *forced = g_getenv ("DIFFAE_GEMM_PROFILE");
+  if (forced && strcmp (forced, "cpu") == 0)
+    return true;
+  if (forced && strcmp (forced, "gpu") == 0)
+    return false;
+  return dae_vk_dev (s->be)->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
+DaeVkTiles
+dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4)
+{
+  if (g_getenv ("EXP_TILES")) {
+    DaeVkTiles t = { 0 };
+    sscanf (g_getenv ("EXP_TILES"), "%u,%u,%u,%u,%u,%u", &t.lx, &t.tm, &t.tn, &t.wm, &t.bk,
+        &t.kv);
+    t.kv = a_vec4 ? t.kv : 1;
+    return t;
+  }
+  if (cpu_profile_wanted (s)) {
+    /* One 8-lane SIMD row per workgroup; all lanes share the rows. Every load costs the
+     * same on lavapipe, so the tile is as large as the registers bear: 16 x 8 (24 loads
+     * per 128 FMAs), or 32 x 8 with A read as vec4 (64 loads per 1024 FMAs); measured
+     * best of 4..64 x 4..16 at the UNet's shapes. Thin products keep fewer rows, since a
+     * row past M still costs its loads. */
+    uint32_t kv = a_vec4 ? 4 : 1;
+    if (M == 1)
+      return (DaeVkTiles) { 8, 1, 8, 1, 0, kv };
+    if (M <= 4)
+      return (DaeVkTiles) { 8, 4, 8, 1, 0, kv };
+    if (M <= 8)
+      return (DaeVkTiles) { 8, 8, 8, 1, 0, kv };
+    if (M <= 16 || kv == 1)
+      return (DaeVkTiles) { 8, 16, 8, 1, 0, kv };
+    return (DaeVkTiles) { 8, 32, 8, 1, 0, kv };
+  }
+  /* 256 threads in a 16 x 16 grid, K staged 16 at a time: 128 x 128 tiles of 8 x 8 per
+   * thread for large products, 64 x 64 of 4 x 4 otherwise. */
+  if (M >= 128 && N >= 128)
+    return (DaeVkTiles) { 256, 8, 8, 16, 16, 1 };
+  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1 };
+}
+
+void
+dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7])
+{
+  uint32_t v[7] = { t->lx, t->tm, t->tn, t->wm, t->bk, ksize, t->kv };
+  memcpy (spec, v, sizeof v);
+}
+
+bool
+dae_vk_aligned4 (const DaeTensor * t, size_t offset)
+{
+  /* Storage starts on the device's binding alignment (>= 256 bytes). */
+  return (t->offset + offset) % 4 == 0;
+}
+
+bool
+dae_vk_gemm_is_cpu_profile (const DaeVkTiles * t)
+{
+  return t->bk == 0;
+}
+
+static void
+operand_strides (const DaeVkMat * m, uint32_t * rs, uint32_t * cs)
+{
+  *rs = m->trans ? 1 : (uint32_t) m->ld;
+  *cs = m->trans ? (uint32_t) m->ld : 1;
+}
+
+void
+dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b,
+    DaeVkMat c, float alpha, float beta, const DaeTensor * bias, bool per_row)
+{
+  if (M <= 0 || N <= 0 || batch <= 0)
+    return;
+  bool a_vec4 = !a.trans && K % 4 == 0 && a.ld % 4 == 0 && a.batch_stride % 4 == 0 &&
+      dae_vk_aligned4 (a.t, a.offset);
+  DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4);
+  uint32_t bm = dae_vk_tiles_bm (&t), bn = dae_vk_tiles_bn (&t);
+  uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm;
+  const uint32_t *limit = dae_vk_dev (s->be)->props.limits.maxComputeWorkGroupCount;
+  if (gx > limit[0] || gy > limit[1] || (uint32_t) batch > limit[2]) {
+    dae_stream_fail (s, DAE_ERR_INVALID, "gemm %dx%dx%d (batch %d) exceeds the device's grid",
+        M, N, K, batch);
+    return;
+  }
+  GemmParams p = {
+    .M = M, .N = N, .K = K,
+    .a_off = (uint32_t) a.offset, .a_bs = (uint32_t) a.batch_stride,
+    .b_off = (uint32_t) b.offset, .b_bs = (uint32_t) b.batch_stride,
+    .c_off = (uint32_t) c.offset, .c_ld = (uint32_t) c.ld, .c_bs = (uint32_t) c.batch_stride,
+    .alpha = alpha, .beta = beta,
+    .bias_mode = bias ? (per_row ? 2 : 1) : 0,
+  };
+  operand_strides (&a, &p.a_rs, &p.a_cs);
+  operand_strides (&b, &p.b_rs, &p.b_cs);
+  DaeVkArg args[] = { {a.t, false}, {b.t, false}, {c.t, true}, {bias, false} };
+  uint32_t spec[7];
+  dae_vk_tiles_spec (&t, 0, spec);
+  dae_vk_dispatch (s, "gemm", spec, 7, args, 4, &p, sizeof p, gx, gy, (uint32_t) batch);
+}
+
+void
+dae_vk_gemm (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b,
+    DaeVkMat c, float alpha, float beta)
+{
+  dae_vk_gemm_bias (s, M, N, K, batch, a, b, c, alpha, beta, NULL, false);
+}

@@ -1,0 +1,49 @@
+/* The Vulkan backend's strided batched GEMM (shaders/gemm.comp on shaders/gemm_tile.glsl),
+ * for every op family that multiplies matrices: linear layers here, attention's scores and
+ * weighted sums. Also the choice of tiles that the convolution shaders share with it. */
+#ifndef DAE_VK_GEMM_H
+#define DAE_VK_GEMM_H
+
+#include "vk_backend.h"
+
+typedef struct { const DaeTensor *t; size_t offset; size_t batch_stride; int ld; bool trans; } DaeVkMat;
+/* C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], b = 0..batch-1; matrices row-major with leading dimension ld (elements), offset and batch_stride in elements from the tensor's first element; op(X) = X^T when trans. beta 0 never reads C. */
+void dae_vk_gemm (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b, DaeVkMat c, float alpha, float beta);
+
+/* As dae_vk_gemm, then adds bias (a vector of N values, one per column of C, or of M values,
+ * one per row, when per_row) to every element. C must not overlap A or B. */
+void dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b,
+    DaeVkMat c, float alpha, float beta, const DaeTensor * bias, bool per_row);
+
+/* Tiling of gemm_tile.glsl, specialisation constants 0..4 and 6 (see that file). */
+typedef struct {
+  uint32_t lx, tm, tn, wm, bk;
+  uint32_t kv;                  /* k per load of A: 4 where the caller allows it, else 1 */
+} DaeVkTiles;
+
+/* Rows and columns of C one workgroup computes. */
+static inline uint32_t
+dae_vk_tiles_bm (const DaeVkTiles * t)
+{
+  return t->wm * t->tm;
+}
+
+static inline uint32_t
+dae_vk_tiles_bn (const DaeVkTiles * t)
+{
+  return t->lx / t->wm * t->tn;
+}
+
+/* The tiles for an M x N product on s's device: the lavapipe profile (no shared memory) on
+ * CPU devices, shared-memory tiles on GPUs. $DIFFAE_GEMM_PROFILE=cpu|gpu forces one (tests
+ * run both on lavapipe). a_vec4: A can be read four k at a time (contiguous along k,
+ * K % 4 == 0, 16-byte aligned rows); the lavapipe profile then does. */
+DaeVkTiles dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4);
+/* The specialisation constants of t (7 values) for a shader with kernel size ksize. */
+void dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7]);
+/* True when element `offset` of tensor t lies on a 16-byte boundary of its binding. */
+bool dae_vk_aligned4 (const DaeTensor * t, size_t offset);
+/* True when the device would run the tiles' workgroups as lavapipe does (one per thread). */
+bool dae_vk_gemm_is_cpu_profile (const DaeVkTiles * t);
+
+#endif
