@@ -93,6 +93,8 @@ dae_layernorm_backward (DaeStream * s, const DaeTensor * dx, const DaeLayerNormG
               a->prescale, g->dgamma, g->dbeta, g->dprescale)) &&
       check_layernorm (s, name, dy, stats, x, a)) {
     if ((dx && !dae_tensor_same_shape (dx, x)) ||
+        (g->dgamma && !dae_tensor_same_shape (g->dgamma, a->gamma)) ||
+        (g->dbeta && !dae_tensor_same_shape (g->dbeta, a->beta)) ||
         (g->dprescale && (!a->prescale || !dae_tensor_same_shape (g->dprescale, a->prescale)))) {
       dae_op_fail (s, name, "a gradient's shape differs from its tensor's");
       return;

@@ -297,7 +297,12 @@ write_bindings (VkStream * s, DaeVkDevice * dev, VkDescriptorSet set, const DaeV
       infos[i] = (VkDescriptorBufferInfo) { spans[i].buffer, bind_lo, range };
       pin (s, dev, dae_vk_storage (t));
     } else {
+      /* An absent tensor (a gradient nobody wants) still needs a binding. The validation
+       * layer counts a binding the shader may write as written, so the dummy is tracked like
+       * any tensor: a second dispatch that may write it waits for the first. */
       infos[i] = (VkDescriptorBufferInfo) { dev->dummy->buffer, 0, VK_WHOLE_SIZE };
+      spans[i] = (Span) { dev->dummy->buffer, 0, dev->dummy->size };
+      writes[i] = i < nargs && args[i].write;
     }
     w[i] = (VkWriteDescriptorSet) {
       .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
