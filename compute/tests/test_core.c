@@ -113,6 +113,25 @@ test_long_recording (DaeBackend * be, DaeStream * s)
   dae_tensor_free (one);
 }
 
+/* Tensors larger than one storage-buffer binding (128 MiB on lavapipe), such as the flat
+ * parameters of a large model, still fill, copy and accumulate. */
+static void
+test_larger_than_a_binding (DaeBackend * be, DaeStream * s)
+{
+  const int n = 36 << 20;       /* 144 MiB */
+  DaeTensor *a = dae_test_tensor (be, s, 1, 1, 1, n, NULL);
+  DaeTensor *b = dae_test_tensor (be, s, 1, 1, 1, n, NULL);
+  dae_fill (s, a, 2.0f);
+  dae_copy (s, b, a);
+  dae_axpy (s, b, a, 0.5f);
+  float *out = dae_test_read (s, b);
+  CHECK (out[0] == 3.0f && out[n / 2] == 3.0f && out[n - 1] == 3.0f,
+      "elementwise ops on %d floats: %g %g %g", n, out[0], out[n / 2], out[n - 1]);
+  free (out);
+  dae_tensor_free (a);
+  dae_tensor_free (b);
+}
+
 static void
 test_sticky_error (DaeBackend * be, DaeStream * s)
 {
@@ -157,6 +176,7 @@ run_default (void)
     test_round_trip (bes[i], s);
     test_views (bes[i], s);
     test_long_recording (bes[i], s);
+    test_larger_than_a_binding (bes[i], s);
     test_sticky_error (bes[i], s);
     test_too_large (bes[i]);
     CHECK_OK (dae_stream_sync (s, &err), &err);

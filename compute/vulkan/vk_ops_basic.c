@@ -12,11 +12,52 @@ typedef struct {
   float alpha;
 } ElementwiseParams;
 
+static void elementwise (DaeStream * s, const char *shader, const DaeTensor * y,
+    const DaeTensor * x, const DaeTensor * x2, float alpha);
+
+/* A contiguous tensor seen as elements [first, first + count), flat. */
+static DaeTensor
+flat_range (const DaeTensor * t, size_t first, size_t count)
+{
+  DaeTensor v = *t;
+  v.owned = false;
+  v.offset = t->offset + first;
+  v.n = v.c = v.h = 1;
+  v.w = (int) count;
+  v.nstride = count;
+  return v;
+}
+
+/* Contiguous tensors larger than one binding may be (flat parameter buffers of large models:
+ * 286 MB for ffhq64's UNet, while lavapipe binds at most 128 MiB) are processed in slices. */
+static bool
+elementwise_in_slices (DaeStream * s, const char *shader, const DaeTensor * y,
+    const DaeTensor * x, const DaeTensor * x2, float alpha)
+{
+  size_t count = dae_tensor_numel (y);
+  size_t slice = dae_vk_dev (s->be)->props.limits.maxStorageBufferRange / 4 / 2;
+  if (count <= slice || !dae_tensor_is_contiguous (y) || (x && !dae_tensor_is_contiguous (x)) ||
+      (x2 && !dae_tensor_is_contiguous (x2)))
+    return false;
+  for (size_t first = 0; first < count; first += slice) {
+    size_t len = MIN (slice, count - first);
+    DaeTensor ys = flat_range (y, first, len), xs, x2s;
+    if (x)
+      xs = flat_range (x, first, len);
+    if (x2)
+      x2s = flat_range (x2, first, len);
+    elementwise (s, shader, &ys, x ? &xs : NULL, x2 ? &x2s : NULL, alpha);
+  }
+  return true;
+}
+
 /* One launch of basic.comp variant `shader` over y's elements. */
 static void
 elementwise (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTensor * x,
     const DaeTensor * x2, float alpha)
 {
+  if (elementwise_in_slices (s, shader, y, x, x2, alpha))
+    return;
   size_t count = dae_tensor_numel (y);
   ElementwiseParams p = {
     .per_sample = (uint32_t) dae_tensor_sample_size (y),
