@@ -177,7 +177,7 @@ void main() {
   float a = scratch[p.base[2] + 2u * nc], b = scratch[p.base[2] + 2u * nc + 1u];
   float scale = rstd * a;
   uint i0 = gl_WorkGroupID.x * DAE_LOCAL_X * PER_LANE + lane;
-  [[unroll]] for (uint j = 0u; j < PER_LANE; j++) {
+  for (uint j = 0u; j < PER_LANE; j++) {
     uint i = i0 + j * DAE_LOCAL_X;
     if (i < p.hw) {
       uint idx = nc * p.hw + i;
@@ -305,7 +305,7 @@ void main() {
   float a = scratch[p.base[4] + 2u * nc], b = scratch[p.base[4] + 2u * nc + 1u];
   float scale = rstd * a;
   uint i0 = gl_WorkGroupID.x * DAE_LOCAL_X * PER_LANE + lane;
-  [[unroll]] for (uint j = 0u; j < PER_LANE; j++) {
+  for (uint j = 0u; j < PER_LANE; j++) {
     uint i = i0 + j * DAE_LOCAL_X;
     if (i < p.hw) {
       uint idx = nc * p.hw + i;

@@ -3,13 +3,13 @@
  * Everything is OpenBLAS sgemm. A 3x3 convolution is im2col + sgemm: the columns of G
  * samples are packed side by side into one (Cin*9, G*HW) matrix from stream scratch, so
  * that small images (8x8, 4x4) still give the GEMM a wide enough N. The input gradient is
- * the same kind of product with the flipped, transposed weights (Cin, Cout*9) on the
- * im2col of dy, added straight into dx; the weight gradient is dy x col^T accumulated over
- * the groups. Packing loops run on OpenMP threads; sgemm is threaded by OpenBLAS itself
- * and is never called from inside an OpenMP region.
+ * W^T dy (Cin*9, G*HW) added back into dx by col2im; the weight gradient is dy x col^T
+ * accumulated over the groups. Packing loops run on OpenMP threads (when these wait passively, see
+ * pack_threaded); sgemm is threaded by OpenBLAS itself and is never called from inside an
+ * OpenMP region.
  *
  * Scratch slots: 0 the im2col of x (or a packed x), 1 GEMM output of a group / packed dy,
- * 2 the flipped weights, 3 the im2col of dy. */
+ * 3 the columns of the input gradient. */
 #include "cpu_backend.h"
 
 #include <cblas.h>
@@ -63,6 +63,7 @@ omp_waits_passively (void)
       (spin && strcmp (spin, "0") == 0);
 }
 
+/* C = op(A) op(B) + beta C, row-major. */
 static void
 sgemm (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float *a, int lda,
     const float *b, int ldb, float beta, float *c, int ldc)
@@ -252,27 +253,29 @@ conv_bias_grad (float *db, const float *dy, const ConvShape * sh)
   }
 }
 
-/* wf (cin, cout*taps): wf[ci][co*taps + t] = w[co][ci][taps-1-t], the weights of the input
- * gradient seen as a convolution of dy. */
-static void
-flip_weights (float *wf, const float *w, const ConvShape * sh)
+/* dy of samples n0..n0+gn-1 as one (cout, gn*hw) matrix: dy itself for one sample, else
+ * packed into scratch slot 1. */
+static const float *
+dy_group (DaeStream * s, const float *dy, int n0, int gn, const ConvShape * sh)
 {
-  int kdim = sh->cout * sh->taps;
-  for (int co = 0; co < sh->cout; co++)
-    for (int ci = 0; ci < sh->cin; ci++)
-      for (int t = 0; t < sh->taps; t++)
-        wf[(size_t) ci * kdim + co * sh->taps + t] =
-            w[((size_t) co * sh->cin + ci) * sh->taps + sh->taps - 1 - t];
+  if (gn == 1)
+    return dy + (size_t) n0 * sh->cout * sh->hw;
+  ConvShape one = *sh;
+  one.k = 1;
+  one.taps = 1;
+  float *buf = dae_cpu_scratch (s, 1, (size_t) sh->cout * gn * sh->hw);
+  if (buf)
+    im2col (buf, dy, sh->cout, n0, gn, &one);
+  return buf;
 }
 
-/* dw (cout, cin*taps) += dy x col^T over samples n0..n0+gn-1. */
+/* dw (cout, cin*taps) += dyg x col^T over samples n0..n0+gn-1. */
 static void
-conv_weight_grad (DaeStream * s, float *dw, const float *dy, const float *x, int n0, int gn,
+conv_weight_grad (DaeStream * s, float *dw, const float *dyg, const float *x, int n0, int gn,
     const ConvShape * sh)
 {
   int kdim = sh->cin * sh->taps, cols = gn * sh->hw;
   const float *col = x + (size_t) n0 * sh->cin * sh->hw;
-  const float *dyg = dy + (size_t) n0 * sh->cout * sh->hw;
   if (sh->k != 1 || gn > 1) {
     float *buf = dae_cpu_scratch (s, 0, (size_t) kdim * cols);
     if (!buf)
@@ -280,51 +283,66 @@ conv_weight_grad (DaeStream * s, float *dw, const float *dy, const float *x, int
     im2col (buf, x, sh->cin, n0, gn, sh);
     col = buf;
   }
-  if (gn > 1) {
-    ConvShape one = *sh;
-    one.k = 1;
-    one.taps = 1;
-    float *buf = dae_cpu_scratch (s, 1, (size_t) sh->cout * cols);
-    if (!buf)
-      return;
-    im2col (buf, dy, sh->cout, n0, gn, &one);
-    dyg = buf;
-  }
-  sgemm (CblasNoTrans, CblasTrans, sh->cout, kdim, cols, dyg, cols,
-      col, cols, 1.0f, dw, kdim);
+  sgemm (CblasNoTrans, CblasTrans, sh->cout, kdim, cols, dyg, cols, col, cols, 1.0f, dw, kdim);
 }
 
-/* dx += the input gradient of samples n0..n0+gn-1. wf: flipped weights (k = 3 only). */
+/* One plane's part of col2im: plane[y + dy][x + dx] += src[y][x] wherever inside, the adjoint
+ * of shifted_plane. */
 static void
-conv_input_grad (DaeStream * s, float *dx, const float *dy, const float *w, const float *wf,
-    int n0, int gn, const ConvShape * sh)
+add_shifted_plane (float *plane, const float *src, int h, int w, int dy, int dx)
 {
-  int cols = gn * sh->hw;
+  for (int y = 0; y < h; y++) {
+    int py = y + dy;
+    if (py < 0 || py >= h)
+      continue;
+    float *d = plane + (size_t) py * w;
+    const float *r = src + (size_t) y * w;
+    if (dx == 0)
+      for (int x = 0; x < w; x++)
+        d[x] += r[x];
+    else if (dx < 0)
+      for (int x = 1; x < w; x++)
+        d[x - 1] += r[x];
+    else
+      for (int x = 0; x < w - 1; x++)
+        d[x + 1] += r[x];
+  }
+}
+
+/* t (samples n0.., channels, h, w) += col2im of col (channels*taps, g*hw). The taps of one
+ * channel stay on one thread, so no two threads add into the same plane. */
+static void
+col2im_add (float *t, const float *col, int channels, int n0, int g, const ConvShape * sh)
+{
+  int pad = sh->k / 2;
+  size_t ld = (size_t) g * sh->hw;
+#pragma omp parallel for schedule(static) \
+    if (pack_threaded && (size_t) channels * sh->taps * ld > PARALLEL_MIN)
+  for (int c = 0; c < channels; c++)
+    for (int tap = 0; tap < sh->taps; tap++)
+      for (int i = 0; i < g; i++)
+        add_shifted_plane (t + ((size_t) (n0 + i) * channels + c) * sh->hw,
+            col + ((size_t) c * sh->taps + tap) * ld + (size_t) i * sh->hw, sh->h, sh->w,
+            tap / sh->k - pad, tap % sh->k - pad);
+}
+
+/* dx += the input gradient of samples n0..n0+gn-1: dcol = W^T dyg, then col2im (for a 1x1
+ * convolution of one sample, W^T dyg straight into dx). */
+static void
+conv_input_grad (DaeStream * s, float *dx, const float *dyg, const float *w, int n0, int gn,
+    const ConvShape * sh)
+{
+  int kdim = sh->cin * sh->taps, cols = gn * sh->hw;
   if (sh->k == 1 && gn == 1) {
-    sgemm (CblasTrans, CblasNoTrans, sh->cin, cols, sh->cout, w,
-        sh->cin, dy + (size_t) n0 * sh->cout * sh->hw, cols, 1.0f,
+    sgemm (CblasTrans, CblasNoTrans, sh->cin, cols, sh->cout, w, sh->cin, dyg, cols, 1.0f,
         dx + (size_t) n0 * sh->cin * sh->hw, cols);
     return;
   }
-  int kdim = sh->cout * sh->taps;
-  float *dycol = dae_cpu_scratch (s, 3, (size_t) kdim * cols);
-  if (!dycol)
+  float *dcol = dae_cpu_scratch (s, 3, (size_t) kdim * cols);
+  if (!dcol)
     return;
-  im2col (dycol, dy, sh->cout, n0, gn, sh);
-  const float *a = sh->k == 1 ? w : wf;
-  CBLAS_TRANSPOSE ta = sh->k == 1 ? CblasTrans : CblasNoTrans;
-  int lda = sh->k == 1 ? sh->cin : kdim;
-  if (gn == 1) {
-    sgemm (ta, CblasNoTrans, sh->cin, cols, kdim, a, lda, dycol,
-        cols, 1.0f, dx + (size_t) n0 * sh->cin * sh->hw, cols);
-    return;
-  }
-  float *out = dae_cpu_scratch (s, 0, (size_t) sh->cin * cols);
-  if (!out)
-    return;
-  sgemm (ta, CblasNoTrans, sh->cin, cols, kdim, a, lda, dycol, cols,
-      0.0f, out, cols);
-  unpack_add (dx, out, NULL, sh->cin, n0, gn, sh, true);
+  sgemm (CblasTrans, CblasNoTrans, kdim, cols, sh->cout, w, kdim, dyg, cols, 0.0f, dcol, cols);
+  col2im_add (dx, dcol, sh->cin, n0, gn, sh);
 }
 
 static void
@@ -337,21 +355,19 @@ cpu_conv2d_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dw,
   const float *dyp = dae_cpu_ptr (dy);
   if (db)
     conv_bias_grad (dae_cpu_ptr (db), dyp, &sh);
-  const float *wf = NULL;
-  if (dx && sh.k != 1) {
-    float *buf = dae_cpu_scratch (s, 2, (size_t) sh.cin * sh.cout * sh.taps);
-    if (!buf)
-      return;
-    flip_weights (buf, dae_cpu_ptr (w), &sh);
-    wf = buf;
-  }
-  int g = group_size (&sh, (sh.cin > sh.cout ? sh.cin : sh.cout) * sh.taps);
+  if (!dx && !dw)
+    return;
+  int rows = sh.cin * sh.taps > sh.cout ? sh.cin * sh.taps : sh.cout;
+  int g = group_size (&sh, rows);
   for (int n0 = 0; n0 < sh.n && s->error.code == DAE_OK; n0 += g) {
     int gn = sh.n - n0 < g ? sh.n - n0 : g;
+    const float *dyg = dy_group (s, dyp, n0, gn, &sh);
+    if (!dyg)
+      return;
     if (dw)
-      conv_weight_grad (s, dae_cpu_ptr (dw), dyp, dae_cpu_ptr (x), n0, gn, &sh);
+      conv_weight_grad (s, dae_cpu_ptr (dw), dyg, dae_cpu_ptr (x), n0, gn, &sh);
     if (dx)
-      conv_input_grad (s, dae_cpu_ptr (dx), dyp, dae_cpu_ptr (w), wf, n0, gn, &sh);
+      conv_input_grad (s, dae_cpu_ptr (dx), dyg, dae_cpu_ptr (w), n0, gn, &sh);
   }
 }
 

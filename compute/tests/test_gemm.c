@@ -6,7 +6,7 @@
  *    gradients) against the reference backward;
  *  - every backend against the first one (the CPU backend by default);
  *  - on Vulkan, dae_vk_gemm itself (transposes, batches, offsets, alpha, beta) and both
- *    tiling profiles (the device's own and the other one, forced by $DIFFAE_GEMM_PROFILE). */
+ *    tiling profiles (the device's own and the other one, forced by $DIFFAE_VK_PROFILE). */
 #include "test_util.h"
 #include "ref/ref_gemm.h"
 #include "vulkan/vk_gemm.h"
@@ -27,7 +27,7 @@ typedef struct {
   DaeBackend *be;
   DaeStream *s;
   const char *name;
-  const char *profile;          /* value of $DIFFAE_GEMM_PROFILE while it runs, or NULL */
+  const char *profile;          /* value of $DIFFAE_VK_PROFILE while it runs, or NULL */
 } Target;
 
 static Target targets[4];
@@ -37,9 +37,9 @@ static void
 target_enter (const Target * t)
 {
   if (t->profile)
-    g_setenv ("DIFFAE_GEMM_PROFILE", t->profile, TRUE);
+    g_setenv ("DIFFAE_VK_PROFILE", t->profile, TRUE);
   else
-    g_unsetenv ("DIFFAE_GEMM_PROFILE");
+    g_unsetenv ("DIFFAE_VK_PROFILE");
 }
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -525,6 +525,7 @@ run_all (DaeTestRng * r)
     {3, 64, 32, 4, 4, 3, false, true},
     {2, 5, 7, 33, 32, 3, true, false},  /* one sample per GEMM on the CPU */
     {2, 3, 9, 8, 8, 3, true, false},
+    {3, 8, 5, 7, 12, 3, true, true},
   };
   for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     test_conv_forward (&conv_cases[i], r);
@@ -536,6 +537,7 @@ run_all (DaeTestRng * r)
     {2, 32, 13, 8, 8, 3},
     {2, 5, 7, 33, 32, 3},
     {3, 4, 5, 40, 40, 3},       /* bias gradient in two passes (over 4096 values) */
+    {2, 7, 8, 12, 8, 3},        /* flipped weights read as vec4 (Cout % 4 == 0) */
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bwd_shapes); i++)
     test_conv_backward (&bwd_shapes[i], r);

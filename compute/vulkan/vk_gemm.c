@@ -16,7 +16,7 @@ typedef struct {
 static bool
 cpu_profile_wanted (DaeStream * s)
 {
-  const char *forced = g_getenv ("DIFFAE_GEMM_PROFILE");
+  const char *forced = g_getenv ("DIFFAE_VK_PROFILE");
   if (forced && strcmp (forced, "cpu") == 0)
     return true;
   if (forced && strcmp (forced, "gpu") == 0)
@@ -27,11 +27,11 @@ cpu_profile_wanted (DaeStream * s)
 DaeVkTiles
 dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4)
 {
-  if (g_getenv ("EXP_TILES")) {
-    DaeVkTiles t = { 0 };
-    sscanf (g_getenv ("EXP_TILES"), "%u,%u,%u,%u,%u,%u", &t.lx, &t.tm, &t.tn, &t.wm, &t.bk,
-        &t.kv);
-    t.kv = a_vec4 ? t.kv : 1;
+  const char *forced = g_getenv ("DIFFAE_GEMM_TILES");
+  DaeVkTiles t = { 0 };
+  if (forced && sscanf (forced, "%u,%u,%u,%u,%u,%u", &t.lx, &t.tm, &t.tn, &t.wm, &t.bk,
+          &t.kv) == 6) {
+    t.kv = a_vec4 && t.kv == 4 ? 4 : 1;
     return t;
   }
   if (cpu_profile_wanted (s)) {
@@ -51,10 +51,11 @@ dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4)
       return (DaeVkTiles) { 8, 16, 8, 1, 0, kv };
     return (DaeVkTiles) { 8, 32, 8, 1, 0, kv };
   }
-  /* 256 threads in a 16 x 16 grid, K staged 16 at a time: 128 x 128 tiles of 8 x 8 per
-   * thread for large products, 64 x 64 of 4 x 4 otherwise. */
+  /* 256 threads in a 16 x 16 grid: 128 x 128 tiles of 8 x 8 per thread with K staged 8 at a
+   * time for large products, 64 x 64 of 4 x 4 with K steps of 16 otherwise; either stages
+   * about 8 KiB of shared memory (16 KiB is the least a device may have). */
   if (M >= 128 && N >= 128)
-    return (DaeVkTiles) { 256, 8, 8, 16, 16, 1 };
+    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1 };
   return (DaeVkTiles) { 256, 4, 4, 16, 16, 1 };
 }
 

@@ -35,9 +35,11 @@ dae_vk_tiles_bn (const DaeVkTiles * t)
 }
 
 /* The tiles for an M x N product on s's device: the lavapipe profile (no shared memory) on
- * CPU devices, shared-memory tiles on GPUs. $DIFFAE_GEMM_PROFILE=cpu|gpu forces one (tests
+ * CPU devices, shared-memory tiles on GPUs. $DIFFAE_VK_PROFILE=cpu|gpu forces one (tests
  * run both on lavapipe). a_vec4: A can be read four k at a time (contiguous along k,
- * K % 4 == 0, 16-byte aligned rows); the lavapipe profile then does. */
+ * K % 4 == 0, 16-byte aligned rows); the lavapipe profile then does. For tuning,
+ * $DIFFAE_GEMM_TILES="lx,tm,tn,wm,bk,kv" replaces the choice (the GPU profile's
+ * constraints of gemm_tile.glsl are then the caller's to keep). */
 DaeVkTiles dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4);
 /* The specialisation constants of t (7 values) for a shader with kernel size ksize. */
 void dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7]);
