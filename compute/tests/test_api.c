@@ -175,6 +175,60 @@ check_edit_direction (const char *path, const DaeModel * m, const DaeModelInfo *
   dae_model_file_free (mf);
 }
 
+/* Two threads, one session each, decoding with the same model at once, must each get the
+ * result a single thread gets. */
+typedef struct {
+  DaeModel *m;
+  const float *z, *xT;
+  float *out;
+  DaeStatus status;
+} ThreadJob;
+
+static gpointer
+decode_thread (gpointer data)
+{
+  ThreadJob *j = data;
+  DaeSession *s = NULL;
+  DaeError err = { 0 };
+  j->status = dae_session_new (j->m, &s, &err);
+  for (int rep = 0; rep < 3 && j->status == DAE_OK; rep++)
+    j->status = dae_decode (s, 2, j->z, j->xT, 10, j->out, &err);
+  if (j->status)
+    fprintf (stderr, "decode thread: %s\n", err.message);
+  dae_session_free (s);
+  return NULL;
+}
+
+static void
+check_threads (DaeSession * s, DaeModel * m, const DaeModelInfo * info, const char *bn)
+{
+  size_t img = (size_t) 2 * info->channels * info->image_size * info->image_size;
+  size_t zl = (size_t) 2 * info->z_channels;
+  float *z = malloc (2 * zl * 4), *xT = malloc (2 * img * 4), *want = malloc (2 * img * 4);
+  float *got = malloc (2 * img * 4);
+  dae_gaussian_noise (21, 0, z, 2 * zl);
+  dae_gaussian_noise (21, 1, xT, 2 * img);
+  DaeError err = { 0 };
+  for (int k = 0; k < 2; k++)
+    CHECK_OK (dae_decode (s, 2, z + k * zl, xT + k * img, 10, want + k * img, &err), &err);
+  ThreadJob jobs[2];
+  GThread *threads[2];
+  for (int k = 0; k < 2; k++) {
+    jobs[k] = (ThreadJob) { m, z + k * zl, xT + k * img, got + k * img, DAE_OK };
+    threads[k] = g_thread_new ("decode", decode_thread, &jobs[k]);
+  }
+  for (int k = 0; k < 2; k++) {
+    g_thread_join (threads[k]);
+    CHECK (jobs[k].status == DAE_OK, "%s: decode thread %d failed", bn, k);
+  }
+  CHECK (memcmp (want, got, 2 * img * 4) == 0,
+      "%s: two threads sharing the model did not reproduce the single-thread result", bn);
+  free (z);
+  free (xT);
+  free (want);
+  free (got);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -196,6 +250,7 @@ main (int argc, char **argv)
       check_reconstruction (s, &info, bn);
       check_determinism (s, &info, bn);
       check_errors (s, m, &info);
+      check_threads (s, m, &info, bn);
       if (i == 0) {
         check_latent_maths (m, &info);
         check_edit_direction (argv[1], m, &info);
