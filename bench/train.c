@@ -4,7 +4,8 @@
  *
  *   bench-train CONFIG BATCH [STEPS] [WARMUP]     CONFIG: a preset name or a JSON file
  *
- * Prints one JSON line: backend, config, batch, steps, ms per step, images/s. */
+ * Prints one JSON line: backend, config, batch, steps, ms per step, images/s; with
+ * DIFFAE_PROFILE=1 also the per-op time table (on stderr). */
 #include "diffae.h"
 #include "model/config.h"
 
@@ -70,6 +71,8 @@ main (int argc, char **argv)
   printf ("{\"impl\": \"diffae\", \"backend\": \"%s\", \"config\": \"%s\", \"batch\": %d, "
       "\"steps\": %d, \"ms_per_step\": %.2f, \"images_per_s\": %.2f}\n",
       dae_backend_description (be), cfg.name, batch, steps, ms, batch * 1e3 / ms);
+  if (dae_profile_enabled ())     /* DIFFAE_PROFILE=1: where the time goes, per op */
+    dae_profile_report (stderr);
   g_free (images);
   g_free (text);
   dae_trainer_free (t);

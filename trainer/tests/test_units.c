@@ -1,0 +1,115 @@
+/* Unit tests of the trainer's host code: the area resize, the split and the data order, the
+ * metrics and the logistic regression. */
+#include "../data.h"
+#include "../image_io.h"
+#include "../logreg.h"
+#include "../metrics.h"
+
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+static void
+test_resize (void)
+{
+  /* A 2x downscale is the mean of 2x2 blocks; a constant stays constant at any ratio. */
+  uint8_t src[6 * 4], out[4];
+  for (int i = 0; i < 24; i++)
+    src[i] = (uint8_t) (i * 10);
+  tr_crop_resize (src, 6, 4, 1, 2, out);      /* centre crop: columns 1..4 */
+  g_assert_cmpint (out[0], ==, (10 + 20 + 70 + 80 + 2) / 4);
+  g_assert_cmpint (out[3], ==, (150 + 160 + 210 + 220 + 2) / 4);
+  uint8_t flat[7 * 7 * 3], small[3 * 3 * 3];
+  memset (flat, 77, sizeof flat);
+  tr_crop_resize (flat, 7, 7, 3, 3, small);
+  for (size_t i = 0; i < sizeof small; i++)
+    g_assert_cmpint (small[i], ==, 77);
+}
+
+static void
+test_split_and_order (void)
+{
+  TrSplit a, b;
+  tr_split_make (100, 10, 3, &a);
+  tr_split_make (100, 10, 3, &b);
+  g_assert_cmpint (a.n_test, ==, 10);
+  g_assert_cmpint (a.n_train, ==, 90);
+  g_assert_cmpmem (a.test, 10 * sizeof (int), b.test, 10 * sizeof (int));
+  bool seen[100] = { false };
+  for (int i = 0; i < a.n_train; i++)
+    seen[a.train[i]] = true;
+  for (int i = 0; i < a.n_test; i++) {
+    g_assert_false (seen[a.test[i]]);
+    seen[a.test[i]] = true;
+  }
+  /* Batches of one epoch cover the pool once; a batch depends only on its step. */
+  TrSampler s, t;
+  tr_sampler_init (&s, a.train, a.n_train, 9);
+  tr_sampler_init (&t, a.train, a.n_train, 9);
+  int batch[9], again[9], count[100] = { 0 };
+  for (int step = 0; step < 10; step++) {
+    tr_sampler_batch (&s, step, 9, batch);
+    for (int i = 0; i < 9; i++)
+      count[batch[i]]++;
+  }
+  for (int i = 0; i < a.n_train; i++)
+    g_assert_cmpint (count[a.train[i]], ==, 1);
+  tr_sampler_batch (&s, 37, 9, batch);
+  tr_sampler_batch (&t, 37, 9, again);
+  g_assert_cmpmem (batch, sizeof batch, again, sizeof again);
+  tr_sampler_clear (&s);
+  tr_sampler_clear (&t);
+  tr_split_clear (&a);
+  tr_split_clear (&b);
+}
+
+static void
+test_metrics (void)
+{
+  const int size = 16, n = size * size;
+  float x[16 * 16], y[16 * 16];
+  for (int i = 0; i < n; i++) {
+    x[i] = sinf (i * 0.37f) * 0.8f;
+    y[i] = x[i] + 0.1f * cosf (i * 1.7f);
+  }
+  g_assert_cmpfloat (fabs (tr_ssim (x, x, 1, size) - 1), <, 1e-9);
+  g_assert_cmpfloat (tr_mse (x, x, 1, size), ==, 0);
+  double mse = tr_mse (x, y, 1, size), ssim = tr_ssim (x, y, 1, size);
+  g_assert_cmpfloat (mse, >, 0);
+  g_assert_cmpfloat (fabs (tr_psnr (mse) - 10 * log10 (1 / mse)), <, 1e-9);
+  g_assert_cmpfloat (ssim, <, 1);
+  g_assert_cmpfloat (ssim, >, 0);
+  /* A uniform [-1, 1] image against zeros: MSE on the [0, 1] scale is 1/4 of the squares. */
+  float one[4] = { 1, -1, 1, -1 }, zero[4] = { 0 };
+  g_assert_cmpfloat (fabs (tr_mse (one, zero, 1, 2) - 0.25), <, 1e-12);
+}
+
+static void
+test_logreg (void)
+{
+  /* Three Gaussian clusters in 5-D, well apart: nearly perfectly separable. */
+  enum { N = 300, D = 5, K = 3 };
+  float x[N * D], r[N * D];
+  int y[N];
+  dae_gaussian_noise (1, 0, r, N * D);
+  for (int i = 0; i < N; i++) {
+    y[i] = i % K;
+    for (int j = 0; j < D; j++)
+      x[i * D + j] = r[i * D + j] * 0.5f + (j == y[i] ? 3.0f : 0.0f);
+  }
+  TrLogReg m = { 0 };
+  tr_logreg_fit (&m, x, N, D, y, K, 1e-4, 300);
+  g_assert_cmpfloat (tr_logreg_accuracy (&m, x, N, y), >, 0.98);
+  tr_logreg_clear (&m);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/trainer/resize", test_resize);
+  g_test_add_func ("/trainer/split-order", test_split_and_order);
+  g_test_add_func ("/trainer/metrics", test_metrics);
+  g_test_add_func ("/trainer/logreg", test_logreg);
+  return g_test_run ();
+}
