@@ -9,9 +9,10 @@ static const char *const summaries[] = {
   [TR_CMD_LATENT] = "- train the latent DDIM on z_sem of a trained autoencoder (eps L1)",
   [TR_CMD_CLASSIFY] = "- linear attribute classifiers on normalised z_sem -> directions",
   [TR_CMD_EVAL] = "- reconstruction metrics, linear probes and a sample grid",
+  [TR_CMD_EDIT] = "- attribute edits of held-out images, as PNGs to measure",
 };
 
-static const char *const names[] = { "autoenc", "latent", "classify", "eval" };
+static const char *const names[] = { "autoenc", "latent", "classify", "eval", "edit" };
 
 static void
 defaults (TrCommand cmd, TrArgs * a)
@@ -22,7 +23,7 @@ defaults (TrCommand cmd, TrArgs * a)
   a->grad_clip = a->weight_decay = a->l2 = NAN;
   a->split_seed = a->steps = a->seed = -1;
   a->batch = a->checkpoint_every = a->sample_every = a->log_every = a->sample_steps = -1;
-  a->iterations = a->n_images = a->probe_max = -1;
+  a->iterations = a->n_images = a->probe_max = a->ddim_steps = -1;
 }
 
 #define E(name, type, field, desc, arg) { name, 0, 0, type, &a->field, desc, arg }
@@ -117,7 +118,17 @@ add_specific (GOptionContext * ctx, TrArgs * a)
     E ("seed", G_OPTION_ARG_INT64, seed, "seed of the random x_T (default 0)", "N"),
     {NULL}
   };
-  const GOptionEntry *pick[] = { autoenc, latent, classify, eval };
+  GOptionEntry edit[] = {
+    E ("model", G_OPTION_ARG_FILENAME, model, "the model file (with directions)", "FILE"),
+    E ("strengths", G_OPTION_ARG_STRING, strengths,
+        "edit strengths, each applied both ways (default 0.5,1)", "S,S,..."),
+    E ("ddim-steps", G_OPTION_ARG_INT, ddim_steps,
+        "DDIM steps of the inversion and the decodes (default 50)", "N"),
+    E ("images", G_OPTION_ARG_INT, n_images, "held-out images to edit (default 100)", "N"),
+    E ("batch", G_OPTION_ARG_INT, batch, "images per encode/decode call (default 32)", "N"),
+    {NULL}
+  };
+  const GOptionEntry *pick[] = { autoenc, latent, classify, eval, edit };
   g_option_context_add_main_entries (ctx, pick[a->cmd], NULL);
 }
 
@@ -152,7 +163,7 @@ void
 tr_args_clear (TrArgs * a)
 {
   char **strings[] = { &a->backend, &a->config, &a->data, &a->test_data, &a->out, &a->model,
-    &a->labels, &a->test_labels, &a->init, &a->steps_list
+    &a->labels, &a->test_labels, &a->init, &a->steps_list, &a->strengths
   };
   for (size_t i = 0; i < G_N_ELEMENTS (strings); i++)
     g_clear_pointer (strings[i], g_free);

@@ -16,6 +16,7 @@ typedef enum {
   TR_CMD_LATENT,
   TR_CMD_CLASSIFY,
   TR_CMD_EVAL,
+  TR_CMD_EDIT,
 } TrCommand;
 
 typedef struct {
@@ -33,6 +34,9 @@ typedef struct {
   int iterations, n_images, probe_max;
   double l2;
   char *steps_list;
+  /* edit */
+  char *strengths;
+  int ddim_steps;
 } TrArgs;
 
 /* Parses argv after the subcommand name. Returns false (after printing the problem or the

@@ -8,5 +8,6 @@ int tr_cmd_autoenc (TrArgs * a);
 int tr_cmd_latent (TrArgs * a);
 int tr_cmd_classify (TrArgs * a);
 int tr_cmd_eval (TrArgs * a);
+int tr_cmd_edit (TrArgs * a);
 
 #endif

@@ -4,6 +4,7 @@
  *   diffae-train latent   --model DIR/model.safetensors --data DATA --out DIR2 [...]
  *   diffae-train classify --model MODEL --data DATA --labels CSV [...]
  *   diffae-train eval     --model MODEL --data DATA --out DIR [--labels CSV] [...]
+ *   diffae-train edit     --model MODEL --data DATA --out DIR [--strengths S,S] [...]
  *
  * Each subcommand has --help. */
 #include "commands.h"
@@ -18,7 +19,8 @@ usage (FILE * f)
       "  autoenc   train the semantic encoder and the decoder on images\n"
       "  latent    train the latent DDIM on z_sem of a trained autoencoder\n"
       "  classify  linear attribute classifiers -> editing directions in the model file\n"
-      "  eval      reconstruction metrics, linear probes, a sample grid\n\n"
+      "  eval      reconstruction metrics, linear probes, a sample grid\n"
+      "  edit      attribute edits of held-out images, as PNGs to measure\n\n"
       "See doc/training.md.\n");
 }
 
@@ -34,6 +36,7 @@ main (int argc, char **argv)
     {"latent", TR_CMD_LATENT, tr_cmd_latent},
     {"classify", TR_CMD_CLASSIFY, tr_cmd_classify},
     {"eval", TR_CMD_EVAL, tr_cmd_eval},
+    {"edit", TR_CMD_EDIT, tr_cmd_edit},
   };
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
     usage (argc < 2 ? stderr : stdout);

@@ -37,3 +37,18 @@ p = r["probe"]
 assert p["kind"] == "multinomial" and p["classes"] == 4 and 0 <= p["z_sem_accuracy"] <= 1, p
 print("report.json: ok;", json.dumps(r["reconstruction"][-1]), json.dumps(p))
 PY
+
+"$train" edit --model "$work/model.safetensors" $common --images 5 --strengths 0.5 \
+  --ddim-steps 5 --out "$work/edit" > /dev/null
+"$python" - "$work/edit" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+index = json.load(open(os.path.join(d, "edits.json")))
+assert len(index["images"]) == 5 and index["strengths"] == [0.5], index
+for name in index["images"]:
+    assert os.path.exists(os.path.join(d, "recon", name + ".png")), name
+    for attribute in index["attributes"]:
+        for s in ("+0.5", "-0.5"):
+            assert os.path.exists(os.path.join(d, attribute, s, name + ".png")), (attribute, s)
+print("edit: %d images x %d attributes x 2 signs written" % (5, len(index["attributes"])))
+PY
