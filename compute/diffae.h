@@ -68,6 +68,10 @@ DaeModel *dae_session_model (DaeSession * s);
 DaeStatus dae_encode (DaeSession * s, int n, const float *images, float *z_sem,
     int inversion_steps, float *x_T, DaeError * err);
 
+/* DAE_OK when `steps` DDIM steps can be spaced over the 1000 training timesteps (the published
+ * "ddimN" spacing); otherwise DAE_ERR_INVALID naming the nearest counts that can. */
+DaeStatus dae_check_steps (int steps, DaeError * err);
+
 /* Images from (z_sem, x_T) by deterministic DDIM with `steps` steps (x0 clipped to [-1, 1]). */
 DaeStatus dae_decode (DaeSession * s, int n, const float *z_sem, const float *x_T, int steps,
     float *images, DaeError * err);

@@ -403,6 +403,7 @@ gst_diffae_encode_start (GstBaseTransform * trans)
 {
   GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
   GstDiffaeModelSettings settings;
+  gint steps;
   GError *error = NULL;
   DaeModel *model;
   DaeSession *session = NULL;
@@ -412,7 +413,15 @@ gst_diffae_encode_start (GstBaseTransform * trans)
   settings.model = g_strdup (self->settings.model);
   settings.backend = self->settings.backend;
   settings.device = g_strdup (self->settings.device);
+  steps = self->inversion_steps;
   GST_OBJECT_UNLOCK (self);
+
+  /* A step count that cannot be spaced is a settings error now, not at the first frame. */
+  if (steps > 0 && dae_check_steps (steps, &err) != DAE_OK) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err.message), (NULL));
+    gst_diffae_model_settings_clear (&settings);
+    return FALSE;
+  }
 
   model = gst_diffae_model_acquire (GST_ELEMENT (self), &settings, &error);
   gst_diffae_model_settings_clear (&settings);

@@ -329,6 +329,29 @@ GST_START_TEST (test_bad_model_path)
 
 GST_END_TEST;
 
+/* A step count that cannot be spaced over the 1000 timesteps fails the start, not a frame. */
+GST_START_TEST (test_unspaceable_steps)
+{
+  const gchar *factories[] = { "diffaeencode", "diffaedecode" };
+  const gchar *props[] = { "inversion-steps", "steps" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (factories); i++) {
+    GstElement *el = gst_element_factory_make (factories[i], NULL);
+    GstBus *bus = test_watch (el);
+
+    g_object_set (el, "model", TEST_MODEL, props[i], 999, NULL);
+    fail_unless_equals_int (gst_element_set_state (el, GST_STATE_PAUSED),
+        GST_STATE_CHANGE_FAILURE);
+    test_assert_error (bus, "999 steps", "500 and 1000", NULL);
+    gst_element_set_state (el, GST_STATE_NULL);
+    test_unwatch (el, bus);
+    gst_object_unref (el);
+  }
+}
+
+GST_END_TEST;
+
 /* The default model (installed with the plugin) may not exist yet: then a clear error. */
 GST_START_TEST (test_default_model_missing)
 {
@@ -461,6 +484,7 @@ diffaeencode_suite (void)
   tcase_add_test (tc, test_wrong_size_refused);
   tcase_add_test (tc, test_gray_refused_by_rgb_model);
   tcase_add_test (tc, test_bad_model_path);
+  tcase_add_test (tc, test_unspaceable_steps);
   tcase_add_test (tc, test_default_model_missing);
   tcase_add_test (tc, test_flush_eos_state_cycles);
   tcase_add_test (tc, test_latency_query);

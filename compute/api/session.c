@@ -164,6 +164,13 @@ dae_encode (DaeSession * s, int n, const float *images, float *z_sem, int invers
 }
 
 DaeStatus
+dae_check_steps (int steps, DaeError * err)
+{
+  DaeRespacing r;
+  return dae_respace (DAE_SCHEDULE_LINEAR, steps, &r, err);
+}
+
+DaeStatus
 dae_decode (DaeSession * s, int n, const float *z_sem, const float *x_T, int steps,
     float *images, DaeError * err)
 {
