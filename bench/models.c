@@ -165,6 +165,8 @@ main (int argc, char **argv)
     }
     if (r >= 0)
       times[r] = (g_get_monotonic_time () - s0) / 1e6;
+    if (r == -1)
+      dae_profile_reset ();           /* the table covers the timed repetitions only */
   }
   GString *all = g_string_new (NULL);
   for (int r = 0; r < a.reps; r++)
@@ -178,6 +180,8 @@ main (int argc, char **argv)
       dae_backend_kind_name (a.backend), dae_backend_description (be), a.what, a.batch,
       passes (&a), median, all->str, gflops, peak_rss_kib () / 1024.0, load_s);
   g_string_free (all, TRUE);
+  if (dae_profile_enabled ())         /* DIFFAE_PROFILE=1: where the time goes, per op */
+    dae_profile_report (stderr);
   free (times);
   return 0;
 }

@@ -111,6 +111,20 @@ DaeStatus dae_vk_backend_open (const DaeBackendOptions * opts, DaeBackend ** out
 /* Byte extent of t within its storage: [first, first + len) covering every element. */
 void dae_tensor_extent (const DaeTensor * t, size_t * first, size_t * count);
 
+/* ---- arithmetic both backends must do identically (compute/ops/) ------------------------ */
+
+/* The timestep-embedding frequencies f_i = exp(-ln(10000) i / half), i < half, in float32 as
+ * PyTorch's CPU build computes them (ops_basic.c). */
+void dae_timestep_frequencies (int half, float *freqs);
+
+/* The scalars of one Adam step, computed in double and rounded to float the way PyTorch passes
+ * Python numbers to its float kernels (ops_train.c). */
+typedef struct {
+  float wd, decay, beta1, beta2, one_m_beta1, one_m_beta2, eps, step_size, bc2_sqrt;
+} DaeAdamScalars;
+
+DaeAdamScalars dae_adam_scalars (const DaeAdamArgs * a);
+
 /* Profiling: add one sample of `seconds` to the op `name` (thread-safe). */
 void dae_profile_add (const char *name, double seconds);
 

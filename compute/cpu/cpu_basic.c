@@ -2,27 +2,82 @@
 #include "cpu_backend.h"
 
 #include <math.h>
+#include <string.h>
 
-/* Pointer to sample n of a (possibly strided) tensor. */
-static inline float *
-sample_ptr (const DaeTensor * t, int n)
+/* Loops run on the pool (dae_cpu_parallel_for), threaded when large enough. fill, copy and
+ * axpy cut (possibly strided) tensors into chunks of this many elements of one sample, so
+ * that one parallel loop covers all samples. */
+#define CHUNK 16384
+
+/* The layout fill, copy and axpy walk: `samples` runs of `len` elements, run n starting at
+ * n * ystride in y and n * xstride in x (one run when both are contiguous). */
+typedef struct {
+  size_t samples, len, ystride, xstride, chunks;
+} Runs;
+
+static Runs
+runs (const DaeTensor * y, const DaeTensor * x)
 {
-  return dae_cpu_ptr (t) + (size_t) n * t->nstride;
+  size_t len = dae_tensor_sample_size (y);
+  Runs r = { (size_t) y->n, len, y->nstride, x ? x->nstride : len, 0 };
+  if (r.ystride == len && r.xstride == len) {
+    r.len = len * r.samples;
+    r.samples = 1;
+  }
+  r.chunks = (r.len + CHUNK - 1) / CHUNK;
+  return r;
 }
 
-/* Element loops run threaded only when large enough to pay for waking the threads. */
-#define PARALLEL_MIN 65536
+/* Element range [*lo, *hi) of chunk j (samples x chunks in order) in run *n. */
+static inline void
+chunk_range (const Runs * r, size_t j, size_t * n, size_t * lo, size_t * hi)
+{
+  *n = j / r->chunks;
+  *lo = j % r->chunks * CHUNK;
+  *hi = *lo + CHUNK < r->len ? *lo + CHUNK : r->len;
+}
+
+/* The arguments of every loop below, as the pool's range functions take them. */
+typedef struct {
+  float *y;
+  const float *x, *dy;
+  Runs r;
+  float value;
+  size_t h, w;                  /* the smaller plane (pooling and resampling) */
+} Loop;
+
+static void
+fill_range (const void *ctx, size_t j0, size_t j1, int thread)
+{
+  const Loop *l = ctx;
+  (void) thread;
+  for (size_t j = j0; j < j1; j++) {
+    size_t n, lo, hi;
+    chunk_range (&l->r, j, &n, &lo, &hi);
+    float *d = l->y + n * l->r.ystride;
+    for (size_t i = lo; i < hi; i++)
+      d[i] = l->value;
+  }
+}
 
 static void
 cpu_fill (DaeStream * s, const DaeTensor * y, float value)
 {
   (void) s;
-  size_t len = dae_tensor_sample_size (y);
-  for (int n = 0; n < y->n; n++) {
-    float *yp = sample_ptr (y, n);
-#pragma omp parallel for schedule(static) if (len > PARALLEL_MIN)
-    for (size_t i = 0; i < len; i++)
-      yp[i] = value;
+  Loop l = {.y = dae_cpu_ptr (y),.r = runs (y, NULL),.value = value };
+  dae_cpu_parallel_for (l.r.samples * l.r.chunks, CHUNK, fill_range, &l);
+}
+
+static void
+copy_range (const void *ctx, size_t j0, size_t j1, int thread)
+{
+  const Loop *l = ctx;
+  (void) thread;
+  for (size_t j = j0; j < j1; j++) {
+    size_t n, lo, hi;
+    chunk_range (&l->r, j, &n, &lo, &hi);
+    memcpy (l->y + n * l->r.ystride + lo, l->x + n * l->r.xstride + lo,
+        (hi - lo) * sizeof *l->y);
   }
 }
 
@@ -30,13 +85,23 @@ static void
 cpu_copy (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 {
   (void) s;
-  size_t len = dae_tensor_sample_size (y);
-  for (int n = 0; n < y->n; n++) {
-    float *yp = sample_ptr (y, n);
-    const float *xp = sample_ptr (x, n);
-#pragma omp parallel for schedule(static) if (len > PARALLEL_MIN)
-    for (size_t i = 0; i < len; i++)
-      yp[i] = xp[i];
+  Loop l = {.y = dae_cpu_ptr (y),.x = dae_cpu_ptr (x),.r = runs (y, x) };
+  dae_cpu_parallel_for (l.r.samples * l.r.chunks, CHUNK, copy_range, &l);
+}
+
+static void
+axpy_range (const void *ctx, size_t j0, size_t j1, int thread)
+{
+  const Loop *l = ctx;
+  const float alpha = l->value;
+  (void) thread;
+  for (size_t j = j0; j < j1; j++) {
+    size_t n, lo, hi;
+    chunk_range (&l->r, j, &n, &lo, &hi);
+    float *d = l->y + n * l->r.ystride;
+    const float *a = l->x + n * l->r.xstride;
+    for (size_t i = lo; i < hi; i++)
+      d[i] += alpha * a[i];
   }
 }
 
@@ -44,26 +109,37 @@ static void
 cpu_axpy (DaeStream * s, const DaeTensor * y, const DaeTensor * x, float alpha)
 {
   (void) s;
-  size_t len = dae_tensor_sample_size (y);
-  for (int n = 0; n < y->n; n++) {
-    float *yp = sample_ptr (y, n);
-    const float *xp = sample_ptr (x, n);
-#pragma omp parallel for schedule(static) if (len > PARALLEL_MIN)
-    for (size_t i = 0; i < len; i++)
-      yp[i] += alpha * xp[i];
-  }
+  Loop l = {.y = dae_cpu_ptr (y),.x = dae_cpu_ptr (x),.r = runs (y, x),.value = alpha };
+  dae_cpu_parallel_for (l.r.samples * l.r.chunks, CHUNK, axpy_range, &l);
+}
+
+static void
+silu_range (const void *ctx, size_t i0, size_t i1, int thread)
+{
+  const Loop *l = ctx;
+  (void) thread;
+  for (size_t i = i0; i < i1; i++)
+    l->y[i] = l->x[i] / (1.0f + expf (-l->x[i]));
 }
 
 static void
 cpu_silu_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 {
   (void) s;
-  float *yp = dae_cpu_ptr (y);
-  const float *xp = dae_cpu_ptr (x);
-  size_t count = dae_tensor_numel (y);
-#pragma omp parallel for schedule(static) if (count > PARALLEL_MIN)
-  for (size_t i = 0; i < count; i++)
-    yp[i] = xp[i] / (1.0f + expf (-xp[i]));
+  Loop l = {.y = dae_cpu_ptr (y),.x = dae_cpu_ptr (x) };
+  dae_cpu_parallel_for (dae_tensor_numel (y), 1.0, silu_range, &l);
+}
+
+static void
+silu_backward_range (const void *ctx, size_t i0, size_t i1, int thread)
+{
+  const Loop *l = ctx;
+  const float *xp = l->x, *dyp = l->dy;
+  (void) thread;
+  for (size_t i = i0; i < i1; i++) {
+    float sg = 1.0f / (1.0f + expf (-xp[i]));
+    l->y[i] += dyp[i] * sg * (1.0f + xp[i] * (1.0f - sg));
+  }
 }
 
 static void
@@ -71,14 +147,8 @@ cpu_silu_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy,
     const DaeTensor * x)
 {
   (void) s;
-  float *dxp = dae_cpu_ptr (dx);
-  const float *dyp = dae_cpu_ptr (dy), *xp = dae_cpu_ptr (x);
-  size_t count = dae_tensor_numel (dx);
-#pragma omp parallel for schedule(static) if (count > PARALLEL_MIN)
-  for (size_t i = 0; i < count; i++) {
-    float sg = 1.0f / (1.0f + expf (-xp[i]));
-    dxp[i] += dyp[i] * sg * (1.0f + xp[i] * (1.0f - sg));
-  }
+  Loop l = {.y = dae_cpu_ptr (dx),.x = dae_cpu_ptr (x),.dy = dae_cpu_ptr (dy) };
+  dae_cpu_parallel_for (dae_tensor_numel (dx), 1.0, silu_backward_range, &l);
 }
 
 /* ---- pooling and resampling -------------------------------------------------------------- */
@@ -88,17 +158,16 @@ cpu_silu_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy,
   (((a)[(2 * (i)) * (w2) + 2 * (j)] + (a)[(2 * (i)) * (w2) + 2 * (j) + 1]) + \
       ((a)[(2 * (i) + 1) * (w2) + 2 * (j)] + (a)[(2 * (i) + 1) * (w2) + 2 * (j) + 1]))
 
+/* Loops over planes pl0..pl1; (h, w) is the small side of the 2x resampling. */
 static void
-cpu_avgpool2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+avgpool2_range (const void *ctx, size_t pl0, size_t pl1, int thread)
 {
-  (void) s;
-  const size_t h = y->h, w = y->w, planes = (size_t) y->n * y->c;
-  const float *xp = dae_cpu_ptr (x);
-  float *yp = dae_cpu_ptr (y);
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (x) > PARALLEL_MIN)
-  for (size_t pl = 0; pl < planes; pl++) {
-    const float *xq = xp + pl * 4 * h * w;
-    float *yq = yp + pl * h * w;
+  const Loop *l = ctx;
+  const size_t h = l->h, w = l->w;
+  (void) thread;
+  for (size_t pl = pl0; pl < pl1; pl++) {
+    const float *xq = l->x + pl * 4 * h * w;
+    float *yq = l->y + pl * h * w;
     for (size_t i = 0; i < h; i++)
       for (size_t j = 0; j < w; j++)
         yq[i * w + j] = 0.25f * BLOCK2 (xq, i, j, 2 * w);
@@ -106,16 +175,22 @@ cpu_avgpool2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 }
 
 static void
-cpu_avgpool2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
+cpu_avgpool2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 {
   (void) s;
-  const size_t h = dy->h, w = dy->w, planes = (size_t) dy->n * dy->c;
-  const float *dyp = dae_cpu_ptr (dy);
-  float *dxp = dae_cpu_ptr (dx);
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (dx) > PARALLEL_MIN)
-  for (size_t pl = 0; pl < planes; pl++) {
-    const float *dyq = dyp + pl * h * w;
-    float *dxq = dxp + pl * 4 * h * w;
+  Loop l = {.y = dae_cpu_ptr (y),.x = dae_cpu_ptr (x),.h = y->h,.w = y->w };
+  dae_cpu_parallel_for ((size_t) y->n * y->c, 4.0 * l.h * l.w, avgpool2_range, &l);
+}
+
+static void
+avgpool2_backward_range (const void *ctx, size_t pl0, size_t pl1, int thread)
+{
+  const Loop *l = ctx;
+  const size_t h = l->h, w = l->w;
+  (void) thread;
+  for (size_t pl = pl0; pl < pl1; pl++) {
+    const float *dyq = l->dy + pl * h * w;
+    float *dxq = l->y + pl * 4 * h * w;
     for (size_t i = 0; i < 2 * h; i++)
       for (size_t j = 0; j < 2 * w; j++)
         dxq[i * 2 * w + j] += 0.25f * dyq[(i / 2) * w + j / 2];
@@ -123,16 +198,22 @@ cpu_avgpool2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy
 }
 
 static void
-cpu_upsample2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+cpu_avgpool2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
 {
   (void) s;
-  const size_t h = x->h, w = x->w, planes = (size_t) x->n * x->c;
-  const float *xp = dae_cpu_ptr (x);
-  float *yp = dae_cpu_ptr (y);
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (y) > PARALLEL_MIN)
-  for (size_t pl = 0; pl < planes; pl++) {
-    const float *xq = xp + pl * h * w;
-    float *yq = yp + pl * 4 * h * w;
+  Loop l = {.y = dae_cpu_ptr (dx),.dy = dae_cpu_ptr (dy),.h = dy->h,.w = dy->w };
+  dae_cpu_parallel_for ((size_t) dy->n * dy->c, 4.0 * l.h * l.w, avgpool2_backward_range, &l);
+}
+
+static void
+upsample2_range (const void *ctx, size_t pl0, size_t pl1, int thread)
+{
+  const Loop *l = ctx;
+  const size_t h = l->h, w = l->w;
+  (void) thread;
+  for (size_t pl = pl0; pl < pl1; pl++) {
+    const float *xq = l->x + pl * h * w;
+    float *yq = l->y + pl * 4 * h * w;
     for (size_t i = 0; i < 2 * h; i++)
       for (size_t j = 0; j < 2 * w; j++)
         yq[i * 2 * w + j] = xq[(i / 2) * w + j / 2];
@@ -140,16 +221,22 @@ cpu_upsample2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 }
 
 static void
-cpu_upsample2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
+cpu_upsample2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 {
   (void) s;
-  const size_t h = dx->h, w = dx->w, planes = (size_t) dx->n * dx->c;
-  const float *dyp = dae_cpu_ptr (dy);
-  float *dxp = dae_cpu_ptr (dx);
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (dy) > PARALLEL_MIN)
-  for (size_t pl = 0; pl < planes; pl++) {
-    const float *dyq = dyp + pl * 4 * h * w;
-    float *dxq = dxp + pl * h * w;
+  Loop l = {.y = dae_cpu_ptr (y),.x = dae_cpu_ptr (x),.h = x->h,.w = x->w };
+  dae_cpu_parallel_for ((size_t) x->n * x->c, 4.0 * l.h * l.w, upsample2_range, &l);
+}
+
+static void
+upsample2_backward_range (const void *ctx, size_t pl0, size_t pl1, int thread)
+{
+  const Loop *l = ctx;
+  const size_t h = l->h, w = l->w;
+  (void) thread;
+  for (size_t pl = pl0; pl < pl1; pl++) {
+    const float *dyq = l->dy + pl * 4 * h * w;
+    float *dxq = l->y + pl * h * w;
     for (size_t i = 0; i < h; i++)
       for (size_t j = 0; j < w; j++)
         dxq[i * w + j] += BLOCK2 (dyq, i, j, 2 * w);
@@ -157,19 +244,47 @@ cpu_upsample2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * d
 }
 
 static void
-cpu_global_avgpool_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+cpu_upsample2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
 {
   (void) s;
-  const size_t hw = (size_t) x->h * x->w, planes = (size_t) x->n * x->c;
-  const float *xp = dae_cpu_ptr (x);
-  float *yp = dae_cpu_ptr (y);
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (x) > PARALLEL_MIN)
-  for (size_t pl = 0; pl < planes; pl++) {
+  Loop l = {.y = dae_cpu_ptr (dx),.dy = dae_cpu_ptr (dy),.h = dx->h,.w = dx->w };
+  dae_cpu_parallel_for ((size_t) dx->n * dx->c, 4.0 * l.h * l.w, upsample2_backward_range, &l);
+}
+
+/* Global average pooling: planes pl0..pl1 of h = 1, w = hw. */
+static void
+global_avgpool_range (const void *ctx, size_t pl0, size_t pl1, int thread)
+{
+  const Loop *l = ctx;
+  const size_t hw = l->w;
+  (void) thread;
+  for (size_t pl = pl0; pl < pl1; pl++) {
     double sum = 0;
 #pragma omp simd reduction(+:sum)
     for (size_t i = 0; i < hw; i++)
-      sum += xp[pl * hw + i];
-    yp[pl] = (float) (sum / (double) hw);
+      sum += l->x[pl * hw + i];
+    l->y[pl] = (float) (sum / (double) hw);
+  }
+}
+
+static void
+cpu_global_avgpool_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
+{
+  (void) s;
+  Loop l = {.y = dae_cpu_ptr (y),.x = dae_cpu_ptr (x),.h = 1,.w = (size_t) x->h * x->w };
+  dae_cpu_parallel_for ((size_t) x->n * x->c, (double) l.w, global_avgpool_range, &l);
+}
+
+static void
+global_avgpool_backward_range (const void *ctx, size_t pl0, size_t pl1, int thread)
+{
+  const Loop *l = ctx;
+  const size_t hw = l->w;
+  (void) thread;
+  for (size_t pl = pl0; pl < pl1; pl++) {
+    float g = l->dy[pl] / (float) hw;
+    for (size_t i = 0; i < hw; i++)
+      l->y[pl * hw + i] += g;
   }
 }
 
@@ -177,38 +292,12 @@ static void
 cpu_global_avgpool_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
 {
   (void) s;
-  const size_t hw = (size_t) dx->h * dx->w, planes = (size_t) dx->n * dx->c;
-  const float *dyp = dae_cpu_ptr (dy);
-  float *dxp = dae_cpu_ptr (dx);
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (dx) > PARALLEL_MIN)
-  for (size_t pl = 0; pl < planes; pl++) {
-    float g = dyp[pl] / (float) hw;
-    for (size_t i = 0; i < hw; i++)
-      dxp[pl * hw + i] += g;
-  }
+  Loop l = {.y = dae_cpu_ptr (dx),.dy = dae_cpu_ptr (dy),.h = 1,.w = (size_t) dx->h * dx->w };
+  dae_cpu_parallel_for ((size_t) dx->n * dx->c, (double) l.w, global_avgpool_backward_range,
+      &l);
 }
 
 /* ---- timestep embedding --------------------------------------------------------------------- */
-
-/* exp(d) computed as PyTorch's float32 exp on the CPU does it (the vectorised SLEEF expf_u10
- * algorithm: d = q ln2 + s with ln2 in two parts, then its degree-6 polynomial), so that the
- * frequencies are bit-identical to PyTorch's; libm's expf is correctly rounded and differs
- * from it by one ulp for about one frequency in six. */
-static float
-torch_expf (float d)
-{
-  float q = rintf (d * 1.442695040888963407359924681001892137f);
-  float sr = fmaf (q, -0.693145751953125f, d);
-  sr = fmaf (q, -1.428606765330187045e-06f, sr);
-  float u = 0.000198527617612853646278381f;
-  u = fmaf (u, sr, 0.00139304355252534151077271f);
-  u = fmaf (u, sr, 0.00833336077630519866943359f);
-  u = fmaf (u, sr, 0.0416664853692054748535156f);
-  u = fmaf (u, sr, 0.166666671633720397949219f);
-  u = fmaf (u, sr, 0.5f);
-  u = 1.0f + fmaf (sr * sr, u, sr);
-  return ldexpf (u, (int) q);
-}
 
 /* As the published models (PyTorch): freqs = exp(-ln(10000) * arange(half) / half) in float32,
  * arg = t.float() * freqs in float32, then cos and sin of that float argument (here in double,
@@ -217,15 +306,16 @@ torch_expf (float d)
 static void
 cpu_timestep_embedding (DaeStream * s, const DaeTensor * y, const DaeTensor * t)
 {
-  (void) s;
   const int dim = y->c, half = dim / 2;
   const float *tp = dae_cpu_ptr (t);
   float *yp = dae_cpu_ptr (y);
-  const float neg_log_period = (float) -log (10000.0);
+  float *freqs = dae_cpu_scratch (s, 0, (size_t) half);
+  if (!freqs)
+    return;
+  dae_timestep_frequencies (half, freqs);
   for (int n = 0; n < y->n; n++)
     for (int i = 0; i < half; i++) {
-      float f = torch_expf (neg_log_period * (float) i / (float) half);
-      float arg = tp[n] * f;
+      float arg = tp[n] * freqs[i];
       yp[(size_t) n * dim + i] = (float) cos ((double) arg);
       yp[(size_t) n * dim + half + i] = (float) sin ((double) arg);
     }

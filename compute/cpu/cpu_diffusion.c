@@ -1,8 +1,6 @@
 /* CPU: the DDIM update (see compute/ops/dae_ops.h). */
 #include "cpu_backend.h"
 
-#define PARALLEL_MIN 65536
-
 static void
 cpu_ddim_update (DaeStream * s, const DaeTensor * out, const DaeTensor * x,
     const DaeTensor * eps_hat, const DaeDdimArgs * a)
@@ -14,8 +12,8 @@ cpu_ddim_update (DaeStream * s, const DaeTensor * out, const DaeTensor * x,
   const float to_x0 = a->sqrt_abar_to, to_eps = a->sqrt_1m_abar_to;
   const bool clip = a->clip;
   size_t n = dae_tensor_numel (out);
-  /* out may be x: each element is read before it is written. */
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+  /* out may be x: each element is read before it is written. One image's worth of
+   * elements per call: on the calling thread. */
   for (size_t i = 0; i < n; i++) {
     float xi = xp[i];
     float x0 = sra * xi - srm1 * ep[i];

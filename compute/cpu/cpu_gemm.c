@@ -1,26 +1,38 @@
 /* CPU: linear layers and 2-D convolutions (ksize 1 or 3, padding k/2, stride 1).
  *
- * Everything is OpenBLAS sgemm. A 3x3 convolution is im2col + sgemm: the columns of G
- * samples are packed side by side into one (Cin*9, G*HW) matrix from stream scratch, so
- * that small images (8x8, 4x4) still give the GEMM a wide enough N. The input gradient is
- * W^T dy (Cin*9, G*HW) added back into dx by col2im; the weight gradient is dy x col^T
- * accumulated over the groups. Packing loops run on OpenMP threads (when these wait passively, see
- * pack_threaded); sgemm is threaded by OpenBLAS itself and is never called from inside an
- * OpenMP region.
+ * Everything is OpenBLAS sgemm, single-threaded per call; the threads are OpenMP's (see
+ * cpu_backend.h). A convolution is a GEMM over "columns", the pixels of all samples in order
+ * (column j = pixel j % HW of sample j / HW), cut into blocks: a part of one sample's pixels,
+ * or several whole samples when images are small (8x8, 4x4), so that every GEMM is wide
+ * enough and every im2col buffer small enough to stay in cache.
  *
- * Scratch slots: 0 the im2col of x (or a packed x), 1 GEMM output of a group / packed dy,
+ *   forward   per block: col = im2col (Cin*9, cols), y = W col (+ b). Blocks run in parallel,
+ *             one per thread at a time, each thread packing and multiplying its own block:
+ *             one parallel region per convolution, no barrier between packing and GEMM.
+ *   backward  the threads own ranges of input channels (rows c*9+tap of col and of dcol);
+ *             each walks all the blocks in order: dw[:, rows] += dy col[rows]^T and
+ *             dcol[rows] = W[:, rows]^T dy, then col2im of its channels into dx. No two
+ *             threads write the same element, no barrier, and every sum runs in the same
+ *             order whatever the number of threads.
+ *
+ * Too small a convolution to cut (fewer columns than a block per thread) runs as one block
+ * on the calling thread, with its loops and its GEMM (cut by rows) threaded inside. A 1x1
+ * convolution of a block inside one sample reads x (and writes dx) in place.
+ *
+ * Scratch slots: 0 im2col blocks, 1 GEMM output blocks (forward) / packed dy (backward),
  * 3 the columns of the input gradient. */
 #include "cpu_backend.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns a GEMM should see at least before samples are batched together, and the most
- * floats one im2col buffer may hold (16 MiB) unless a single sample needs more. */
-#define GROUP_COLS 1024
-#define COL_MAX_FLOATS (4u << 20)
-#define PARALLEL_MIN 32768
+/* Floats of one thread's forward im2col block (4 MiB: wide GEMMs, so that packing the weights
+ * again for each block costs little), of the backward's im2col and dcol blocks (8 MiB each,
+ * shared by the threads); the columns of a block, at least and at most. */
+#define FWD_BLOCK_FLOATS (1u << 20)
+#define BWD_BLOCK_FLOATS (1u << 21)
+#define BLOCK_COLS_MIN 64
+#define BLOCK_COLS_MAX 4096
 
 typedef struct {
   int n, cin, cout, h, w, k;
@@ -37,114 +49,253 @@ conv_shape (const DaeTensor * x, const DaeTensor * w)
   return sh;
 }
 
-/* Samples per GEMM: enough for GROUP_COLS columns, bounded by the im2col buffer size. */
-static int
-group_size (const ConvShape * sh, int rows)
-{
-  int g = (GROUP_COLS + sh->hw - 1) / sh->hw;
-  size_t per_sample = (size_t) rows * sh->hw;
-  while (g > 1 && (size_t) g * per_sample > COL_MAX_FLOATS)
-    g--;
-  return g < sh->n ? g : sh->n;
-}
-
-/* Packing loops use OpenMP threads only when they wait passively. With libgomp's default
- * policy the idle team spins for milliseconds after each loop and takes the cores from
- * OpenBLAS's own threads in the sgemm that follows: measured here, 2-5x slower convolutions
- * than packing on the calling thread alone, and 1.5x slower than threads that sleep
- * (OMP_WAIT_POLICY=passive, see doc/performance.md). Set in dae_cpu_register_gemm. */
-static bool pack_threaded;
-
-static bool
-omp_waits_passively (void)
-{
-  const char *policy = getenv ("OMP_WAIT_POLICY"), *spin = getenv ("GOMP_SPINCOUNT");
-  return (policy && g_ascii_strcasecmp (policy, "passive") == 0) ||
-      (spin && strcmp (spin, "0") == 0);
-}
-
-/* C = op(A) op(B) + beta C, row-major. */
+/* C = op(A) op(B) + beta C, row-major (cut across the threads outside a parallel region). */
 static void
 sgemm (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float *a, int lda,
     const float *b, int ldb, float beta, float *c, int ldc)
 {
-  cblas_sgemm (CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  dae_cpu_sgemm (ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* ---- blocks of columns ------------------------------------------------------------------- */
+
+/* Either `spb` whole samples per block (parts = 1) or each sample in `parts` blocks of `seg`
+ * pixels (the last one shorter). */
+typedef struct {
+  int spb, parts, count;
+  size_t seg, cols;             /* cols: the most columns of one block */
+} Blocks;
+
+static Blocks
+make_blocks (const ConvShape * sh, size_t target, int min_count)
+{
+  size_t hw = (size_t) sh->hw;
+  Blocks B = {.spb = 1,.parts = 1 };
+  if (target < BLOCK_COLS_MIN)
+    target = BLOCK_COLS_MIN;
+  if (target > BLOCK_COLS_MAX)
+    target = BLOCK_COLS_MAX;
+  if (hw >= target)
+    B.parts = (int) ((hw + target - 1) / target);
+  else
+    B.spb = (int) MIN ((size_t) sh->n, target / hw);
+  B.count = B.parts > 1 ? sh->n * B.parts : (sh->n + B.spb - 1) / B.spb;
+  if (B.count < min_count && B.spb > 1) {       /* fewer samples per block */
+    B.spb = MAX (1, sh->n / min_count);
+    B.count = (sh->n + B.spb - 1) / B.spb;
+  }
+  if (B.count < min_count && B.parts * sh->n < min_count) {     /* cut samples */
+    B.parts = (min_count + sh->n - 1) / sh->n;
+    B.count = sh->n * B.parts;
+  }
+  B.seg = (hw + B.parts - 1) / B.parts;
+  if (B.parts > 1 && B.seg >= 64)
+    B.seg = (B.seg + 15) / 16 * 16;       /* whole cache lines */
+  B.cols = B.parts > 1 ? B.seg : (size_t) B.spb * hw;
+  return B;
+}
+
+/* Columns [*b0, *b1) of block b (empty when a rounded-up segment leaves nothing). */
+static void
+block_range (const Blocks * B, const ConvShape * sh, int b, size_t * b0, size_t * b1)
+{
+  size_t hw = (size_t) sh->hw;
+  if (B->parts > 1) {
+    size_t n = (size_t) (b / B->parts), lo = (size_t) (b % B->parts) * B->seg;
+    *b0 = n * hw + MIN (lo, hw);
+    *b1 = n * hw + MIN (lo + B->seg, hw);
+  } else {
+    *b0 = (size_t) b * B->spb * hw;
+    *b1 = (size_t) MIN ((b + 1) * B->spb, sh->n) * hw;
+  }
 }
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
-/* One output row of im2col: the plane `src` (h, w) shifted by (dy, dx) with zero padding,
- * written to dst (h*w). */
+/* d[p - p0] = plane shifted by (dy, dx) with zero padding, at pixels p0..p1 of an (h, w)
+ * plane: one part of one im2col row. */
 static void
-shifted_plane (float *dst, const float *src, int h, int w, int dy, int dx)
+shifted_range (float *d, const float *src, int h, int w, int dy, int dx, size_t p0, size_t p1)
 {
-  for (int y = 0; y < h; y++) {
-    float *d = dst + (size_t) y * w;
+  for (size_t p = p0; p < p1;) {
+    int y = (int) (p / w), x0 = (int) (p % w);
+    int x1 = (int) MIN ((size_t) w, x0 + (p1 - p));
+    float *o = d + (p - p0);
     int sy = y + dy;
     if (sy < 0 || sy >= h) {
-      memset (d, 0, (size_t) w * sizeof *d);
-      continue;
-    }
-    const float *s = src + (size_t) sy * w;
-    if (dx == 0) {
-      memcpy (d, s, (size_t) w * sizeof *d);
-    } else if (dx < 0) {
-      d[0] = 0.0f;
-      memcpy (d + 1, s, (size_t) (w - 1) * sizeof *d);
+      memset (o, 0, (size_t) (x1 - x0) * sizeof *o);
     } else {
-      memcpy (d, s + 1, (size_t) (w - 1) * sizeof *d);
-      d[w - 1] = 0.0f;
+      /* x + dx inside [0, w) for x in [va, vb) */
+      int va = CLAMP (-dx, x0, x1), vb = CLAMP (w - dx, va, x1);
+      for (int x = x0; x < va; x++)
+        o[x - x0] = 0.0f;
+      memcpy (o + (va - x0), src + (size_t) sy * w + (va + dx), (size_t) (vb - va) * sizeof *o);
+      for (int x = vb; x < x1; x++)
+        o[x - x0] = 0.0f;
     }
+    p += (size_t) (x1 - x0);
   }
 }
 
-/* col (channels*taps, g*hw) from samples n0..n0+g-1 of t (n, channels, h, w). For k = 1 this
- * only packs the samples side by side. */
+/* The adjoint of shifted_range: plane[y + dy][x + dx] += s[p - p0] wherever inside. */
 static void
-im2col (float *col, const float *t, int channels, int n0, int g, const ConvShape * sh)
+add_shifted_range (float *plane, const float *s, int h, int w, int dy, int dx, size_t p0,
+    size_t p1)
 {
-  int rows = channels * sh->taps, pad = sh->k / 2;
-  size_t ld = (size_t) g * sh->hw;
-#pragma omp parallel for schedule(static) if (pack_threaded && (size_t) rows * ld > PARALLEL_MIN)
-  for (int r = 0; r < rows; r++) {
+  for (size_t p = p0; p < p1;) {
+    int y = (int) (p / w), x0 = (int) (p % w);
+    int x1 = (int) MIN ((size_t) w, x0 + (p1 - p));
+    const float *r = s + (p - p0);
+    int py = y + dy;
+    if (py >= 0 && py < h) {
+      int va = CLAMP (-dx, x0, x1), vb = CLAMP (w - dx, va, x1);
+      float *o = plane + (size_t) py * w + (va + dx);
+      for (int x = va; x < vb; x++)
+        o[x - va] += r[x - x0];
+    }
+    p += (size_t) (x1 - x0);
+  }
+}
+
+/* The samples a column range [b0, b1) touches, and its pixel range [*p0, *p1) in sample i. */
+static inline void
+sample_part (const ConvShape * sh, size_t b0, size_t b1, size_t i, size_t * p0, size_t * p1)
+{
+  size_t hw = (size_t) sh->hw, s0 = i * hw;
+  *p0 = b0 > s0 ? b0 - s0 : 0;
+  *p1 = b1 - s0 < hw ? b1 - s0 : hw;
+}
+
+/* What the packing loops below share: a column range b0..b1 of tensor t with `channels`
+ * channels (rows of the matrix m, row stride ld), and for im2col the first row r0. */
+typedef struct {
+  const ConvShape *sh;
+  float *m;
+  const float *src;
+  float *t;
+  const float *b;
+  size_t ld, b0, b1;
+  int channels, r0;
+  bool accumulate;
+} Packing;
+
+static void
+im2col_rows (const void *ctx, size_t r0, size_t r1, int thread)
+{
+  const Packing *pk = ctx;
+  const ConvShape *sh = pk->sh;
+  const int pad = sh->k / 2;
+  const size_t hw = (size_t) sh->hw, b0 = pk->b0, b1 = pk->b1;
+  (void) thread;
+  for (int r = (int) r0; r < (int) r1; r++) {
     int c = r / sh->taps, tap = r % sh->taps;
-    for (int i = 0; i < g; i++) {
-      const float *plane = t + ((size_t) (n0 + i) * channels + c) * sh->hw;
-      shifted_plane (col + r * ld + (size_t) i * sh->hw, plane, sh->h, sh->w,
-          tap / sh->k - pad, tap % sh->k - pad);
+    for (size_t i = b0 / hw; i * hw < b1; i++) {
+      size_t p0, p1;
+      sample_part (sh, b0, b1, i, &p0, &p1);
+      shifted_range (pk->m + (size_t) (r - pk->r0) * pk->ld + (i * hw + p0 - b0),
+          pk->src + ((size_t) i * pk->channels + c) * hw, sh->h, sh->w, tap / sh->k - pad,
+          tap % sh->k - pad, p0, p1);
     }
   }
 }
 
-/* y (samples n0.., rows, hw) = (accumulate ? y : 0) + m (rows, g*hw) [+ b per row]. */
+/* Rows r0..r1 (r = c*taps + tap) and columns b0..b1 of the im2col of t (n, channels, h, w),
+ * into col (r1 - r0, ld). Threaded over rows unless inside a parallel range. */
 static void
-unpack_add (float *y, const float *m, const float *b, int rows, int n0, int g,
-    const ConvShape * sh, bool accumulate)
+im2col_cols (float *col, size_t ld, const float *t, int channels, int r0, int r1, size_t b0,
+    size_t b1, const ConvShape * sh)
 {
-  size_t ld = (size_t) g * sh->hw;
-#pragma omp parallel for schedule(static) if (pack_threaded && (size_t) rows * ld > PARALLEL_MIN)
-  for (int r = 0; r < rows; r++) {
+  Packing pk = {.sh = sh,.m = col,.src = t,.ld = ld,.b0 = b0,.b1 = b1,.channels = channels,
+    .r0 = r0 };
+  /* run as rows r0..r1 of the loop, not 0..r1-r0 */
+  if (r0 == 0)
+    dae_cpu_parallel_for ((size_t) r1, (double) (b1 - b0), im2col_rows, &pk);
+  else
+    im2col_rows (&pk, (size_t) r0, (size_t) r1, 0);
+}
+
+/* Channels c0..c1 of t (n, channels, h, w) += col2im of dcol (rows (c - c0)*taps + tap, ld),
+ * columns b0..b1; the taps of one channel in order. Called by the thread that owns these
+ * channels. */
+static void
+col2im_cols (float *t, const float *dcol, size_t ld, int channels, int c0, int c1, size_t b0,
+    size_t b1, const ConvShape * sh)
+{
+  const int pad = sh->k / 2;
+  const size_t hw = (size_t) sh->hw;
+  for (int c = c0; c < c1; c++)
+    for (int tap = 0; tap < sh->taps; tap++)
+      for (size_t i = b0 / hw; i * hw < b1; i++) {
+        size_t p0, p1;
+        sample_part (sh, b0, b1, i, &p0, &p1);
+        add_shifted_range (t + ((size_t) i * channels + c) * hw,
+            dcol + ((size_t) (c - c0) * sh->taps + tap) * ld + (i * hw + p0 - b0),
+            sh->h, sh->w, tap / sh->k - pad, tap % sh->k - pad, p0, p1);
+      }
+}
+
+static void
+unpack_rows (const void *ctx, size_t r0, size_t r1, int thread)
+{
+  const Packing *pk = ctx;
+  const ConvShape *sh = pk->sh;
+  const size_t hw = (size_t) sh->hw, b0 = pk->b0, b1 = pk->b1, ld = pk->ld;
+  const int rows = pk->channels;
+  const float *m = pk->src, *b = pk->b;
+  float *y = pk->t;
+  const bool accumulate = pk->accumulate;
+  (void) thread;
+  for (int r = (int) r0; r < (int) r1; r++) {
     float bias = b ? b[r] : 0.0f;
-    for (int i = 0; i < g; i++) {
-      float *dst = y + ((size_t) (n0 + i) * rows + r) * sh->hw;
-      const float *src = m + r * ld + (size_t) i * sh->hw;
+    for (size_t i = b0 / hw; i * hw < b1; i++) {
+      size_t p0, p1;
+      sample_part (sh, b0, b1, i, &p0, &p1);
+      float *dst = y + (i * rows + r) * hw + p0;
+      const float *src = m + (size_t) r * ld + (i * hw + p0 - b0);
+      size_t len = p1 - p0;
       if (accumulate)
-        for (int p = 0; p < sh->hw; p++)
+        for (size_t p = 0; p < len; p++)
           dst[p] += src[p] + bias;
       else
-        for (int p = 0; p < sh->hw; p++)
+        for (size_t p = 0; p < len; p++)
           dst[p] = src[p] + bias;
     }
   }
 }
 
-/* rows of y (rows, len) = b[r] everywhere, or += b[r] when accumulate. */
+/* y (n, rows, h, w) at columns b0..b1 = (accumulate ? y : 0) + m (rows, ld) [+ b per row]. */
 static void
-bias_rows (float *y, const float *b, int rows, size_t len, bool accumulate)
+unpack_cols (float *y, const float *m, size_t ld, const float *b, int rows, size_t b0,
+    size_t b1, const ConvShape * sh, bool accumulate)
 {
-#pragma omp parallel for schedule(static) if (pack_threaded && (size_t) rows * len > PARALLEL_MIN)
+  Packing pk = {.sh = sh,.src = m,.t = y,.b = b,.ld = ld,.b0 = b0,.b1 = b1,.channels = rows,
+    .accumulate = accumulate };
+  dae_cpu_parallel_for ((size_t) rows, (double) (b1 - b0), unpack_rows, &pk);
+}
+
+/* m (rows, ld) = columns b0..b1 of t (n, rows, h, w): the inverse of unpack_cols. Called
+ * inside a parallel range (each thread its own copy). */
+static void
+pack_cols (float *m, size_t ld, const float *t, int rows, size_t b0, size_t b1,
+    const ConvShape * sh)
+{
+  const size_t hw = (size_t) sh->hw;
+  for (int r = 0; r < rows; r++)
+    for (size_t i = b0 / hw; i * hw < b1; i++) {
+      size_t p0, p1;
+      sample_part (sh, b0, b1, i, &p0, &p1);
+      memcpy (m + (size_t) r * ld + (i * hw + p0 - b0), t + (i * rows + r) * hw + p0,
+          (p1 - p0) * sizeof *m);
+    }
+}
+
+/* rows of y (rows, len, stride ld) = b[r], or += b[r] when accumulate. Small next to the
+ * GEMM that follows: on the calling thread. */
+static void
+bias_rows (float *y, size_t ld, const float *b, int rows, size_t len, bool accumulate)
+{
   for (int r = 0; r < rows; r++) {
-    float *d = y + r * len;
+    float *d = y + r * ld;
     if (accumulate)
       for (size_t p = 0; p < len; p++)
         d[p] += b[r];
@@ -194,53 +345,104 @@ cpu_linear_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dw,
   }
 }
 
-/* ---- convolution ------------------------------------------------------------------------- */
+/* ---- convolution: forward ---------------------------------------------------------------- */
+
+/* y at columns b0..b1 = W x (+ b). col: this block's im2col scratch (kdim, cols), out: its
+ * GEMM output (cout, cols) when the block spans samples. */
+static void
+conv_forward_block (float *col, float *out, float *y, const float *x, const float *w,
+    const float *b, const ConvShape * sh, size_t b0, size_t b1, bool accumulate)
+{
+  const int kdim = sh->cin * sh->taps, cols = (int) (b1 - b0);
+  const size_t hw = (size_t) sh->hw, n0 = b0 / hw, p0 = b0 - n0 * hw;
+  const bool one = (b1 - 1) / hw == n0;         /* inside one sample */
+  const float *cb = x + n0 * sh->cin * hw + p0;
+  int ldb = (int) hw;
+  if (sh->k != 1 || !one) {
+    im2col_cols (col, (size_t) cols, x, sh->cin, 0, kdim, b0, b1, sh);
+    cb = col;
+    ldb = cols;
+  }
+  if (one) {
+    /* the GEMM writes y directly, on top of the bias when there is one */
+    float *yn = y + n0 * sh->cout * hw + p0;
+    if (b)
+      bias_rows (yn, hw, b, sh->cout, (size_t) cols, accumulate);
+    sgemm (CblasNoTrans, CblasNoTrans, sh->cout, cols, kdim, w, kdim, cb, ldb,
+        b || accumulate ? 1.0f : 0.0f, yn, (int) hw);
+  } else {
+    sgemm (CblasNoTrans, CblasNoTrans, sh->cout, cols, kdim, w, kdim, cb, ldb, 0.0f, out,
+        cols);
+    unpack_cols (y, out, (size_t) cols, b, sh->cout, b0, b1, sh, accumulate);
+  }
+}
+
+typedef struct {
+  const ConvShape *sh;
+  const Blocks *B;
+  const float *x, *w, *b;
+  float *y, *col, *out;         /* col, out: one block's scratch per thread */
+  bool accumulate;
+} ConvForward;
+
+static void
+conv_forward_blocks (const void *ctx, size_t blk0, size_t blk1, int thread)
+{
+  const ConvForward *cf = ctx;
+  const int kdim = cf->sh->cin * cf->sh->taps;
+  for (size_t blk = blk0; blk < blk1; blk++) {
+    size_t b0, b1;
+    block_range (cf->B, cf->sh, (int) blk, &b0, &b1);
+    if (b1 > b0)
+      conv_forward_block (cf->col + (size_t) thread * kdim * cf->B->cols,
+          cf->out + (size_t) thread * cf->sh->cout * cf->B->cols, cf->y, cf->x, cf->w, cf->b,
+          cf->sh, b0, b1, cf->accumulate);
+  }
+}
 
 static void
 cpu_conv2d_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x,
     const DaeTensor * w, const DaeTensor * b, const DaeConvArgs * a)
 {
   ConvShape sh = conv_shape (x, w);
-  int kdim = sh.cin * sh.taps;
-  int g = group_size (&sh, kdim);
-  const float *xp = dae_cpu_ptr (x), *wp = dae_cpu_ptr (w), *bp = dae_cpu_ptr (b);
-  float *yp = dae_cpu_ptr (y);
-  for (int n0 = 0; n0 < sh.n; n0 += g) {
-    int gn = sh.n - n0 < g ? sh.n - n0 : g;
-    int cols = gn * sh.hw;
-    const float *col = xp + (size_t) n0 * sh.cin * sh.hw;
-    if (sh.k != 1 || gn > 1) {
-      float *buf = dae_cpu_scratch (s, 0, (size_t) kdim * cols);
-      if (!buf)
-        return;
-      im2col (buf, xp, sh.cin, n0, gn, &sh);
-      col = buf;
-    }
-    if (gn == 1) {
-      /* One sample: the GEMM writes y directly, on top of the bias when there is one. */
-      float *yn = yp + (size_t) n0 * sh.cout * sh.hw;
-      if (bp)
-        bias_rows (yn, bp, sh.cout, sh.hw, a->accumulate);
-      sgemm (CblasNoTrans, CblasNoTrans, sh.cout, cols, kdim, wp,
-          kdim, col, cols, bp || a->accumulate ? 1.0f : 0.0f, yn, sh.hw);
-    } else {
-      float *out = dae_cpu_scratch (s, 1, (size_t) sh.cout * cols);
-      if (!out)
-        return;
-      sgemm (CblasNoTrans, CblasNoTrans, sh.cout, cols, kdim, wp,
-          kdim, col, cols, 0.0f, out, cols);
-      unpack_add (yp, out, bp, sh.cout, n0, gn, &sh, a->accumulate);
-    }
+  const int kdim = sh.cin * sh.taps, nt = dae_cpu_threads ();
+  Blocks B = make_blocks (&sh, FWD_BLOCK_FLOATS / kdim, nt);
+  if (B.cols < BLOCK_COLS_MIN || (double) sh.cout * kdim * sh.n * sh.hw < (1 << 21)) {
+    /* one block on the calling thread, threaded inside */
+    B = (Blocks) {.spb = sh.n,.parts = 1,.count = 1,.seg = 0,.cols = (size_t) sh.n * sh.hw };
   }
+  int threads = B.count > 1 ? nt : 1;
+  float *col = dae_cpu_scratch (s, 0, (size_t) threads * kdim * B.cols);
+  float *out = dae_cpu_scratch (s, 1, (size_t) threads * sh.cout * B.cols);
+  if (!col || !out)
+    return;
+  ConvForward cf = {.sh = &sh,.B = &B,.x = dae_cpu_ptr (x),.w = dae_cpu_ptr (w),
+    .b = dae_cpu_ptr (b),.y = dae_cpu_ptr (y),.col = col,.out = out,.accumulate = a->accumulate
+  };
+  if (B.count == 1)
+    conv_forward_blocks (&cf, 0, 1, 0);
+  else                          /* a block's result does not depend on the thread running it */
+    dae_cpu_parallel_for ((size_t) B.count, 1e9, conv_forward_blocks, &cf);
 }
 
-/* db (cout) += sum over samples and pixels of dy. */
+/* ---- convolution: backward --------------------------------------------------------------- */
+
+typedef struct {
+  const ConvShape *sh;
+  float *db;
+  const float *dy;
+} BiasGrad;
+
+/* db (cout) += sum over samples and pixels of dy, channels c0..c1. */
 static void
-conv_bias_grad (float *db, const float *dy, const ConvShape * sh)
+conv_bias_grad (const void *ctx, size_t c0, size_t c1, int thread)
 {
-#pragma omp parallel for schedule(static) \
-    if (pack_threaded && (size_t) sh->n * sh->cout * sh->hw > PARALLEL_MIN)
-  for (int c = 0; c < sh->cout; c++) {
+  const BiasGrad *bg = ctx;
+  const ConvShape *sh = bg->sh;
+  const float *dy = bg->dy;
+  float *db = bg->db;
+  (void) thread;
+  for (int c = (int) c0; c < (int) c1; c++) {
     double sum = 0.0;
     for (int n = 0; n < sh->n; n++) {
       const float *p = dy + ((size_t) n * sh->cout + c) * sh->hw;
@@ -253,96 +455,75 @@ conv_bias_grad (float *db, const float *dy, const ConvShape * sh)
   }
 }
 
-/* dy of samples n0..n0+gn-1 as one (cout, gn*hw) matrix: dy itself for one sample, else
- * packed into scratch slot 1. */
-static const float *
-dy_group (DaeStream * s, const float *dy, int n0, int gn, const ConvShape * sh)
-{
-  if (gn == 1)
-    return dy + (size_t) n0 * sh->cout * sh->hw;
-  ConvShape one = *sh;
-  one.k = 1;
-  one.taps = 1;
-  float *buf = dae_cpu_scratch (s, 1, (size_t) sh->cout * gn * sh->hw);
-  if (buf)
-    im2col (buf, dy, sh->cout, n0, gn, &one);
-  return buf;
-}
+typedef struct {
+  const ConvShape *sh;
+  const Blocks *B;
+  const float *x, *w, *dy;
+  float *dx, *dw;
+  float *col, *dcol, *dyb;      /* scratch: (kdim, cols), (kdim, cols), (threads, cout, cols) */
+  int ranges;                   /* of input channels */
+} ConvBackward;
 
-/* dw (cout, cin*taps) += dyg x col^T over samples n0..n0+gn-1. */
+/* Input channels c0..c1 (rows c0*taps..c1*taps of col, dcol and dw) over all the blocks, in
+ * order; dyb: this thread's copy of a block of dy when blocks span samples. */
 static void
-conv_weight_grad (DaeStream * s, float *dw, const float *dyg, const float *x, int n0, int gn,
-    const ConvShape * sh)
+conv_backward_channels (const ConvBackward * cb, int c0, int c1, float *dyb)
 {
-  int kdim = sh->cin * sh->taps, cols = gn * sh->hw;
-  const float *col = x + (size_t) n0 * sh->cin * sh->hw;
-  if (sh->k != 1 || gn > 1) {
-    float *buf = dae_cpu_scratch (s, 0, (size_t) kdim * cols);
-    if (!buf)
-      return;
-    im2col (buf, x, sh->cin, n0, gn, sh);
-    col = buf;
-  }
-  sgemm (CblasNoTrans, CblasTrans, sh->cout, kdim, cols, dyg, cols, col, cols, 1.0f, dw, kdim);
-}
-
-/* One plane's part of col2im: plane[y + dy][x + dx] += src[y][x] wherever inside, the adjoint
- * of shifted_plane. */
-static void
-add_shifted_plane (float *plane, const float *src, int h, int w, int dy, int dx)
-{
-  for (int y = 0; y < h; y++) {
-    int py = y + dy;
-    if (py < 0 || py >= h)
+  const ConvShape *sh = cb->sh;
+  const int kdim = sh->cin * sh->taps, r0 = c0 * sh->taps, rows = (c1 - c0) * sh->taps;
+  const size_t hw = (size_t) sh->hw;
+  if (rows == 0)
+    return;
+  for (int blk = 0; blk < cb->B->count; blk++) {
+    size_t b0, b1;
+    block_range (cb->B, sh, blk, &b0, &b1);
+    if (b1 <= b0)
       continue;
-    float *d = plane + (size_t) py * w;
-    const float *r = src + (size_t) y * w;
-    if (dx == 0)
-      for (int x = 0; x < w; x++)
-        d[x] += r[x];
-    else if (dx < 0)
-      for (int x = 1; x < w; x++)
-        d[x - 1] += r[x];
-    else
-      for (int x = 0; x < w - 1; x++)
-        d[x + 1] += r[x];
+    const int cols = (int) (b1 - b0);
+    const size_t n0 = b0 / hw, p0 = b0 - n0 * hw;
+    const bool one = (b1 - 1) / hw == n0;
+    const float *dyg = cb->dy + n0 * sh->cout * hw + p0;
+    int lddy = (int) hw;
+    if (!one) {
+      pack_cols (dyb, (size_t) cols, cb->dy, sh->cout, b0, b1, sh);
+      dyg = dyb;
+      lddy = cols;
+    }
+    if (cb->dw) {               /* dw[:, rows] += dy col[rows]^T */
+      const float *colr = cb->x + (n0 * sh->cin + c0) * hw + p0;
+      int ldc = (int) hw;
+      if (sh->k != 1 || !one) {
+        float *buf = cb->col + (size_t) r0 * cb->B->cols;   /* this thread's rows */
+        im2col_cols (buf, (size_t) cols, cb->x, sh->cin, r0, r0 + rows, b0, b1, sh);
+        colr = buf;
+        ldc = cols;
+      }
+      sgemm (CblasNoTrans, CblasTrans, sh->cout, rows, cols, dyg, lddy, colr, ldc, 1.0f,
+          cb->dw + r0, kdim);
+    }
+    if (cb->dx) {               /* dcol[rows] = W[:, rows]^T dy, then col2im */
+      if (sh->k == 1 && one) {
+        sgemm (CblasTrans, CblasNoTrans, rows, cols, sh->cout, cb->w + r0, kdim, dyg, lddy,
+            1.0f, cb->dx + (n0 * sh->cin + c0) * hw + p0, (int) hw);
+      } else {
+        float *dcol = cb->dcol + (size_t) r0 * cb->B->cols;
+        sgemm (CblasTrans, CblasNoTrans, rows, cols, sh->cout, cb->w + r0, kdim, dyg, lddy,
+            0.0f, dcol, cols);
+        col2im_cols (cb->dx, dcol, (size_t) cols, sh->cin, c0, c1, b0, b1, sh);
+      }
+    }
   }
 }
 
-/* t (samples n0.., channels, h, w) += col2im of col (channels*taps, g*hw). The taps of one
- * channel stay on one thread, so no two threads add into the same plane. */
+/* Channel ranges r0..r1 of cb->ranges. */
 static void
-col2im_add (float *t, const float *col, int channels, int n0, int g, const ConvShape * sh)
+conv_backward_ranges (const void *ctx, size_t r0, size_t r1, int thread)
 {
-  int pad = sh->k / 2;
-  size_t ld = (size_t) g * sh->hw;
-#pragma omp parallel for schedule(static) \
-    if (pack_threaded && (size_t) channels * sh->taps * ld > PARALLEL_MIN)
-  for (int c = 0; c < channels; c++)
-    for (int tap = 0; tap < sh->taps; tap++)
-      for (int i = 0; i < g; i++)
-        add_shifted_plane (t + ((size_t) (n0 + i) * channels + c) * sh->hw,
-            col + ((size_t) c * sh->taps + tap) * ld + (size_t) i * sh->hw, sh->h, sh->w,
-            tap / sh->k - pad, tap % sh->k - pad);
-}
-
-/* dx += the input gradient of samples n0..n0+gn-1: dcol = W^T dyg, then col2im (for a 1x1
- * convolution of one sample, W^T dyg straight into dx). */
-static void
-conv_input_grad (DaeStream * s, float *dx, const float *dyg, const float *w, int n0, int gn,
-    const ConvShape * sh)
-{
-  int kdim = sh->cin * sh->taps, cols = gn * sh->hw;
-  if (sh->k == 1 && gn == 1) {
-    sgemm (CblasTrans, CblasNoTrans, sh->cin, cols, sh->cout, w, sh->cin, dyg, cols, 1.0f,
-        dx + (size_t) n0 * sh->cin * sh->hw, cols);
-    return;
-  }
-  float *dcol = dae_cpu_scratch (s, 3, (size_t) kdim * cols);
-  if (!dcol)
-    return;
-  sgemm (CblasTrans, CblasNoTrans, kdim, cols, sh->cout, w, kdim, dyg, cols, 0.0f, dcol, cols);
-  col2im_add (dx, dcol, sh->cin, n0, gn, sh);
+  const ConvBackward *cb = ctx;
+  const int cin = cb->sh->cin;
+  for (size_t r = r0; r < r1; r++)
+    conv_backward_channels (cb, (int) (cin * r / cb->ranges), (int) (cin * (r + 1) / cb->ranges),
+        cb->dyb + (size_t) thread * cb->sh->cout * cb->B->cols);
 }
 
 static void
@@ -353,28 +534,41 @@ cpu_conv2d_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dw,
   (void) a;
   ConvShape sh = conv_shape (x, w);
   const float *dyp = dae_cpu_ptr (dy);
-  if (db)
-    conv_bias_grad (dae_cpu_ptr (db), dyp, &sh);
+  if (db) {
+    BiasGrad bg = { &sh, dae_cpu_ptr (db), dyp };
+    dae_cpu_parallel_for ((size_t) sh.cout, (double) sh.n * sh.hw, conv_bias_grad, &bg);
+  }
   if (!dx && !dw)
     return;
-  int rows = sh.cin * sh.taps > sh.cout ? sh.cin * sh.taps : sh.cout;
-  int g = group_size (&sh, rows);
-  for (int n0 = 0; n0 < sh.n && s->error.code == DAE_OK; n0 += g) {
-    int gn = sh.n - n0 < g ? sh.n - n0 : g;
-    const float *dyg = dy_group (s, dyp, n0, gn, &sh);
-    if (!dyg)
-      return;
-    if (dw)
-      conv_weight_grad (s, dae_cpu_ptr (dw), dyg, dae_cpu_ptr (x), n0, gn, &sh);
-    if (dx)
-      conv_input_grad (s, dae_cpu_ptr (dx), dyg, dae_cpu_ptr (w), n0, gn, &sh);
-  }
+  const int kdim = sh.cin * sh.taps;
+  Blocks B = make_blocks (&sh, BWD_BLOCK_FLOATS / kdim, 1);
+  /* threads own input channels; too few channels or too little work: one thread, with the
+   * loops and GEMMs threaded inside */
+  int threads = dae_cpu_threads ();
+  /* channel ranges: a few per thread (the caller takes over a slow worker's); too few
+   * channels or too little work: one range on the calling thread, threaded inside */
+  int ranges = MIN (sh.cin, 4 * threads);
+  if (threads == 1 || sh.cin < threads || (double) sh.cout * kdim * sh.n * sh.hw < (1 << 21))
+    ranges = threads = 1;
+  ConvBackward cb = {
+    .sh = &sh,.B = &B,.x = dae_cpu_ptr (x),.w = dae_cpu_ptr (w),.dy = dyp,
+    .dx = dae_cpu_ptr (dx),.dw = dae_cpu_ptr (dw),
+    .col = dae_cpu_scratch (s, 0, (size_t) kdim * B.cols),
+    .dcol = dx ? dae_cpu_scratch (s, 3, (size_t) kdim * B.cols) : NULL,
+    .dyb = dae_cpu_scratch (s, 1, (size_t) threads * sh.cout * B.cols),
+  };
+  if (!cb.col || (dx && !cb.dcol) || !cb.dyb)
+    return;
+  cb.ranges = ranges;
+  if (ranges == 1)
+    conv_backward_ranges (&cb, 0, 1, 0);
+  else
+    dae_cpu_parallel_for ((size_t) ranges, 1e9, conv_backward_ranges, &cb);
 }
 
 void
 dae_cpu_register_gemm (DaeOpsTable * t)
 {
-  pack_threaded = omp_waits_passively ();
   t->linear_forward = cpu_linear_forward;
   t->linear_backward = cpu_linear_backward;
   t->conv2d_forward = cpu_conv2d_forward;

@@ -18,8 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-/* Loops run threaded only when large enough to pay for waking the threads. */
-#define PARALLEL_MIN 32768
+/* Loops run on the pool (dae_cpu_parallel_for), threaded when large enough. */
 
 /* ---- shared element functions (written so that the loops calling them vectorise) ------ */
 
@@ -188,35 +187,57 @@ moments (const float *x, size_t len, double eps, float *mean, float *rstd)
   *rstd = (float) (1.0 / sqrt (var + eps));
 }
 
+/* The arguments of the norms' loops, as the pool's range functions take them. */
+typedef struct {
+  const DaeTensor *y, *stats, *x, *dy, *dx;
+  const DaeGroupNormArgs *gn;
+  const DaeGroupNormGrads *gn_grads;
+  const DaeLayerNormArgs *ln;
+  const DaeLayerNormGrads *ln_grads;
+  Activation act;
+  double *sums;
+  float *work;
+} NormLoop;
+
+/* Groups ng0..ng1 (sample, group): statistics, then the apply of the group's planes while
+ * they are still in cache. */
+static void
+groupnorm_forward_groups (const void *ctx, size_t ng0, size_t ng1, int thread)
+{
+  const NormLoop *l = ctx;
+  const DaeGroupNormArgs *a = l->gn;
+  const int C = l->x->c, cpg = C / a->groups;
+  const size_t hw = (size_t) l->x->h * l->x->w, len = (size_t) cpg * hw;
+  const float *xp = dae_cpu_ptr (l->x);
+  float *yp = dae_cpu_ptr (l->y), *sp = dae_cpu_ptr (l->stats);
+  (void) thread;
+  for (size_t g = ng0; g < ng1; g++) {
+    moments (xp + g * len, len, a->eps, &sp[2 * g], &sp[2 * g + 1]);
+    for (size_t nc = g * cpg; nc < (g + 1) * cpg; nc++) {
+      GnPlane pl = gn_plane (l->stats, a, (int) (nc / C), (int) (nc % C), C);
+      for (size_t i0 = 0; i0 < hw; i0 += BLOCK) {
+        size_t n = hw - i0 < BLOCK ? hw - i0 : BLOCK, base = nc * hw + i0;
+        float *yr = yp + base;
+        const float *xr = xp + base;
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+          yr[i] = (xr[i] - pl.mean) * pl.k + pl.b;
+        activate_row (yr, yr, n, (uint32_t) base, &l->act);
+      }
+    }
+  }
+}
+
 static void
 cpu_groupnorm_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * stats,
     const DaeTensor * x, const DaeGroupNormArgs * a)
 {
   (void) s;
-  const int N = x->n, C = x->c, G = a->groups;
-  const size_t hw = (size_t) x->h * x->w, len = (size_t) (C / G) * hw;
-  const float *xp = dae_cpu_ptr (x);
-  float *yp = dae_cpu_ptr (y), *sp = dae_cpu_ptr (stats);
-  const bool par = dae_tensor_numel (x) > PARALLEL_MIN;
-  const Activation act = activation (a->silu, a->dropout, a->seed);
-
-#pragma omp parallel for schedule(static) if (par)
-  for (int g = 0; g < N * G; g++)
-    moments (xp + g * len, len, a->eps, &sp[2 * g], &sp[2 * g + 1]);
-
-#pragma omp parallel for schedule(static) if (par)
-  for (int nc = 0; nc < N * C; nc++) {
-    GnPlane pl = gn_plane (stats, a, nc / C, nc % C, C);
-    for (size_t i0 = 0; i0 < hw; i0 += BLOCK) {
-      size_t n = hw - i0 < BLOCK ? hw - i0 : BLOCK, base = nc * hw + i0;
-      float *yr = yp + base;
-      const float *xr = xp + base;
-#pragma omp simd
-      for (size_t i = 0; i < n; i++)
-        yr[i] = (xr[i] - pl.mean) * pl.k + pl.b;
-      activate_row (yr, yr, n, (uint32_t) base, &act);
-    }
-  }
+  NormLoop l = {.y = y,.stats = stats,.x = x,.gn = a,
+    .act = activation (a->silu, a->dropout, a->seed) };
+  size_t groups = (size_t) x->n * a->groups;
+  dae_cpu_parallel_for (groups, 4.0 * dae_tensor_numel (x) / groups,
+      groupnorm_forward_groups, &l);
 }
 
 /* S1 = sum du, S2 = sum du * xh over one (n, c) plane, du the gradient at the SiLU's input. */
@@ -316,21 +337,18 @@ gn_group_dx (float *dx, const float *x, const float *dy, const double *sums, int
  * still in cache) their input gradient computed. The parameter gradients follow from the
  * per-plane sums, samples summed in order. */
 static void
-cpu_groupnorm_backward (DaeStream * s, const DaeTensor * dx, const DaeGroupNormGrads * g,
-    const DaeTensor * dy, const DaeTensor * x, const DaeTensor * stats,
-    const DaeGroupNormArgs * a)
+groupnorm_backward_groups (const void *ctx, size_t ng0, size_t ng1, int thread)
 {
-  const int N = x->n, C = x->c, G = a->groups, cpg = C / G;
+  const NormLoop *l = ctx;
+  const DaeGroupNormArgs *a = l->gn;
+  const DaeTensor *x = l->x, *dx = l->dx, *stats = l->stats;
+  const int C = x->c, G = a->groups, cpg = C / G;
   const size_t hw = (size_t) x->h * x->w;
-  const float *xp = dae_cpu_ptr (x), *dyp = dae_cpu_ptr (dy);
-  const Activation act = activation (a->silu, a->dropout, a->seed);
-  /* sums[2 nc] = S1, sums[2 nc + 1] = S2 of plane nc */
-  double *sums = (double *) dae_cpu_scratch (s, 0, 4 * (size_t) N * C);
-  if (!sums)
-    return;
-
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (x) > PARALLEL_MIN)
-  for (int ng = 0; ng < N * G; ng++) {
+  const float *xp = dae_cpu_ptr (x), *dyp = dae_cpu_ptr (l->dy);
+  const Activation act = l->act;
+  double *sums = l->sums;
+  (void) thread;
+  for (int ng = (int) ng0; ng < (int) ng1; ng++) {
     for (int c = (ng % G) * cpg; c < (ng % G + 1) * cpg; c++) {
       int nc = (ng / G) * C + c;
       GnPlane pl = gn_plane (stats, a, nc / C, c, C);
@@ -340,6 +358,23 @@ cpu_groupnorm_backward (DaeStream * s, const DaeTensor * dx, const DaeGroupNormG
     if (dx)
       gn_group_dx (dae_cpu_ptr (dx), xp, dyp, sums, ng, stats, a, C, hw, &act);
   }
+}
+
+static void
+cpu_groupnorm_backward (DaeStream * s, const DaeTensor * dx, const DaeGroupNormGrads * g,
+    const DaeTensor * dy, const DaeTensor * x, const DaeTensor * stats,
+    const DaeGroupNormArgs * a)
+{
+  const int N = x->n, C = x->c;
+  /* sums[2 nc] = S1, sums[2 nc + 1] = S2 of plane nc */
+  double *sums = (double *) dae_cpu_scratch (s, 0, 4 * (size_t) N * C);
+  if (!sums)
+    return;
+  NormLoop l = {.stats = stats,.x = x,.dy = dy,.dx = dx,.gn = a,
+    .act = activation (a->silu, a->dropout, a->seed),.sums = sums };
+  size_t groups = (size_t) N * a->groups;
+  dae_cpu_parallel_for (groups, 6.0 * dae_tensor_numel (x) / groups,
+      groupnorm_backward_groups, &l);
 
   for (int n = 0; n < N; n++)
     for (int c = 0; c < C; c++)
@@ -375,18 +410,17 @@ ln_input (float *h, const float *x, const float *ps, int C)
 }
 
 static void
-cpu_layernorm_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * stats,
-    const DaeTensor * x, const DaeLayerNormArgs * a)
+layernorm_forward_samples (const void *ctx, size_t n0, size_t n1, int thread)
 {
-  const int N = x->n, C = x->c;
-  const float *xp = dae_cpu_ptr (x), *psp = dae_cpu_ptr (a->prescale);
+  const NormLoop *l = ctx;
+  const DaeLayerNormArgs *a = l->ln;
+  const int C = l->x->c;
+  const float *xp = dae_cpu_ptr (l->x), *psp = dae_cpu_ptr (a->prescale);
   const float *gamma = dae_cpu_ptr (a->gamma), *beta = dae_cpu_ptr (a->beta);
-  float *yp = dae_cpu_ptr (y), *sp = dae_cpu_ptr (stats);
-  const Activation act = activation (a->silu, a->dropout, a->seed);
-  (void) s;
-
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (x) > PARALLEL_MIN)
-  for (int n = 0; n < N; n++) {
+  float *yp = dae_cpu_ptr (l->y), *sp = dae_cpu_ptr (l->stats);
+  const Activation act = l->act;
+  (void) thread;
+  for (int n = (int) n0; n < (int) n1; n++) {
     float *yr = yp + (size_t) n * C;
     ln_input (yr, xp + (size_t) n * C, psp ? psp + (size_t) n * C : NULL, C);
     moments (yr, C, a->eps, &sp[2 * n], &sp[2 * n + 1]);
@@ -398,19 +432,30 @@ cpu_layernorm_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * sta
   }
 }
 
-/* dgamma/dbeta, threaded over blocks of channels, samples summed in order. */
 static void
-ln_param_grads (const DaeLayerNormGrads * g, const DaeTensor * dy, const DaeTensor * x,
-    const DaeTensor * stats, const DaeLayerNormArgs * a)
+cpu_layernorm_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * stats,
+    const DaeTensor * x, const DaeLayerNormArgs * a)
 {
-  const int N = x->n, C = x->c;
-  const float *xp = dae_cpu_ptr (x), *dyp = dae_cpu_ptr (dy), *sp = dae_cpu_ptr (stats);
+  (void) s;
+  NormLoop l = {.y = y,.stats = stats,.x = x,.ln = a,
+    .act = activation (a->silu, a->dropout, a->seed) };
+  dae_cpu_parallel_for ((size_t) x->n, 4.0 * x->c, layernorm_forward_samples, &l);
+}
+
+/* dgamma/dbeta of channel blocks blk0..blk1 (64 channels each), samples summed in order. */
+static void
+ln_param_grads_blocks (const void *ctx, size_t blk0, size_t blk1, int thread)
+{
+  const NormLoop *l = ctx;
+  const DaeLayerNormArgs *a = l->ln;
+  const DaeLayerNormGrads *g = l->ln_grads;
+  const int N = l->x->n, C = l->x->c;
+  const float *xp = dae_cpu_ptr (l->x), *dyp = dae_cpu_ptr (l->dy), *sp = dae_cpu_ptr (l->stats);
   const float *psp = dae_cpu_ptr (a->prescale);
   const float *gamma = dae_cpu_ptr (a->gamma), *beta = dae_cpu_ptr (a->beta);
-  const Activation act = activation (a->silu, a->dropout, a->seed);
-  const int nblocks = (C + 63) / 64;
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (x) > PARALLEL_MIN)
-  for (int blk = 0; blk < nblocks; blk++) {
+  const Activation act = l->act;
+  (void) thread;
+  for (int blk = (int) blk0; blk < (int) blk1; blk++) {
     int c0 = blk * 64, cn = C - c0 < 64 ? C - c0 : 64;
     float h[64], u[64], du[64];
     double dgamma[64] = { 0 }, dbeta[64] = { 0 };
@@ -438,28 +483,31 @@ ln_param_grads (const DaeLayerNormGrads * g, const DaeTensor * dy, const DaeTens
   }
 }
 
+/* dgamma/dbeta, threaded over blocks of channels. */
 static void
-cpu_layernorm_backward (DaeStream * s, const DaeTensor * dx, const DaeLayerNormGrads * g,
-    const DaeTensor * dy, const DaeTensor * x, const DaeTensor * stats,
-    const DaeLayerNormArgs * a)
+ln_param_grads (const DaeLayerNormGrads * g, const DaeTensor * dy, const DaeTensor * x,
+    const DaeTensor * stats, const DaeLayerNormArgs * a)
 {
-  const int N = x->n, C = x->c;
-  const float *xp = dae_cpu_ptr (x), *dyp = dae_cpu_ptr (dy), *sp = dae_cpu_ptr (stats);
+  NormLoop l = {.stats = stats,.x = x,.dy = dy,.ln = a,.ln_grads = g,
+    .act = activation (a->silu, a->dropout, a->seed) };
+  dae_cpu_parallel_for ((size_t) (x->c + 63) / 64, 6.0 * 64 * x->n, ln_param_grads_blocks, &l);
+}
+
+static void
+layernorm_backward_samples (const void *ctx, size_t n0, size_t n1, int thread)
+{
+  const NormLoop *l = ctx;
+  const DaeLayerNormArgs *a = l->ln;
+  const DaeLayerNormGrads *g = l->ln_grads;
+  const int C = l->x->c;
+  const float *xp = dae_cpu_ptr (l->x), *dyp = dae_cpu_ptr (l->dy), *sp = dae_cpu_ptr (l->stats);
   const float *psp = dae_cpu_ptr (a->prescale), *gamma = dae_cpu_ptr (a->gamma);
   const float *beta = dae_cpu_ptr (a->beta);
-  const Activation act = activation (a->silu, a->dropout, a->seed);
-  if (g && (g->dgamma || g->dbeta))
-    ln_param_grads (g, dy, x, stats, a);
-  float *dprescale = g ? dae_cpu_ptr (g->dprescale) : NULL, *dxp = dae_cpu_ptr (dx);
-  if (!dx && !dprescale)
-    return;
-  /* per sample: hh (normalised) and dhh = du gamma, two rows of scratch */
-  float *work = dae_cpu_scratch (s, 0, (size_t) 2 * N * C);
-  if (!work)
-    return;
-
-#pragma omp parallel for schedule(static) if (dae_tensor_numel (x) > PARALLEL_MIN)
-  for (int n = 0; n < N; n++) {
+  const Activation act = l->act;
+  float *dprescale = g ? dae_cpu_ptr (g->dprescale) : NULL, *dxp = dae_cpu_ptr (l->dx);
+  float *work = l->work;
+  (void) thread;
+  for (int n = (int) n0; n < (int) n1; n++) {
     size_t off = (size_t) n * C;
     float *hh = work + 2 * off, *dhh = hh + C;
     float mean = sp[2 * n], rstd = sp[2 * n + 1];
@@ -491,6 +539,26 @@ cpu_layernorm_backward (DaeStream * s, const DaeTensor * dx, const DaeLayerNormG
         dprescale[off + c] += dh * xp[off + c];
     }
   }
+}
+
+static void
+cpu_layernorm_backward (DaeStream * s, const DaeTensor * dx, const DaeLayerNormGrads * g,
+    const DaeTensor * dy, const DaeTensor * x, const DaeTensor * stats,
+    const DaeLayerNormArgs * a)
+{
+  const int N = x->n, C = x->c;
+  if (g && (g->dgamma || g->dbeta))
+    ln_param_grads (g, dy, x, stats, a);
+  float *dprescale = g ? dae_cpu_ptr (g->dprescale) : NULL;
+  if (!dx && !dprescale)
+    return;
+  /* per sample: hh (normalised) and dhh = du gamma, two rows of scratch */
+  float *work = dae_cpu_scratch (s, 0, (size_t) 2 * N * C);
+  if (!work)
+    return;
+  NormLoop l = {.stats = stats,.x = x,.dy = dy,.dx = dx,.ln = a,.ln_grads = g,
+    .act = activation (a->silu, a->dropout, a->seed),.work = work };
+  dae_cpu_parallel_for ((size_t) N, 8.0 * C, layernorm_backward_samples, &l);
 }
 
 void

@@ -8,7 +8,6 @@
 #include <math.h>
 
 #define CHUNK 8192
-#define PARALLEL_MIN 65536
 
 typedef enum {
   REDUCE_SQ,                    /* x^2 */
@@ -44,6 +43,25 @@ chunk_sum (ReduceKind kind, const float *a, const float *b, float *grad, float c
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+typedef struct {
+  ReduceKind kind;
+  const float *a, *b;
+  float *grad, coef;
+  size_t n;
+  double *partial;
+} Reduce;
+
+static void
+reduce_chunks (const void *ctx, size_t c0, size_t c1, int thread)
+{
+  const Reduce *r = ctx;
+  (void) thread;
+  for (size_t c = c0; c < c1; c++) {
+    size_t lo = c * CHUNK, hi = lo + CHUNK < r->n ? lo + CHUNK : r->n;
+    r->partial[c] = chunk_sum (r->kind, r->a, r->b, r->grad, r->coef, lo, hi);
+  }
+}
+
 /* Deterministic sum of the terms over n elements (two passes); NAN when out of scratch. */
 static double
 reduce (DaeStream * s, ReduceKind kind, const float *a, const float *b, float *grad,
@@ -53,11 +71,8 @@ reduce (DaeStream * s, ReduceKind kind, const float *a, const float *b, float *g
   double *partial = (double *) dae_cpu_scratch (s, 3, 2 * (chunks ? chunks : 1));
   if (!partial)
     return NAN;
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
-  for (size_t c = 0; c < chunks; c++) {
-    size_t lo = c * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
-    partial[c] = chunk_sum (kind, a, b, grad, coef, lo, hi);
-  }
+  Reduce r = { kind, a, b, grad, coef, n, partial };
+  dae_cpu_parallel_for (chunks, CHUNK, reduce_chunks, &r);
   double total = 0;
   for (size_t c = 0; c < chunks; c++)
     total += partial[c];
@@ -109,47 +124,28 @@ cpu_clip_factor (DaeStream * s, const DaeTensor * factor, const DaeTensor * sums
   dae_cpu_ptr (factor)[0] = fminf (1.0f, max_norm / (norm + 1e-6f));
 }
 
-/* The scalars of one Adam step, rounded to float the way PyTorch passes Python numbers to
- * its float kernels (computed in double first). */
 typedef struct {
-  float scale, wd, decay, beta1, beta2, one_m_beta1, one_m_beta2, eps, step_size, bc2_sqrt;
+  DaeAdamScalars k;
+  float scale, decay;
   bool decoupled;
-} AdamScalars;
-
-static AdamScalars
-adam_scalars (const DaeAdamArgs * a, float scale)
-{
-  double lr = a->lr, b1 = a->beta1, b2 = a->beta2;
-  AdamScalars k = {
-    .scale = scale,
-    .wd = a->weight_decay,
-    .decay = (float) (1.0 - lr * a->weight_decay),
-    .beta1 = a->beta1,
-    .beta2 = a->beta2,
-    .one_m_beta1 = (float) (1.0 - b1),
-    .one_m_beta2 = (float) (1.0 - b2),
-    .eps = a->eps,
-    .step_size = (float) (lr / (1.0 - pow (b1, a->step))),
-    .bc2_sqrt = (float) sqrt (1.0 - pow (b2, a->step)),
-    .decoupled = a->decoupled,
-  };
-  return k;
-}
+  float *p, *m, *v;
+  const float *g;
+} Update;
 
 static void
-cpu_adam_update (DaeStream * s, const DaeTensor * param, const DaeTensor * grad,
-    const DaeTensor * m, const DaeTensor * v, const DaeAdamArgs * a)
+adam_range (const void *ctx, size_t i0, size_t i1, int thread)
 {
-  (void) s;
-  AdamScalars k = adam_scalars (a, a->grad_scale ? dae_cpu_ptr (a->grad_scale)[0] : 1.0f);
-  float *pp = dae_cpu_ptr (param), *mp = dae_cpu_ptr (m), *vp = dae_cpu_ptr (v);
-  const float *gp = dae_cpu_ptr (grad);
-  size_t n = dae_tensor_numel (param);
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
-  for (size_t i = 0; i < n; i++) {
+  const Update *u = ctx;
+  const DaeAdamScalars k = u->k;
+  const float scale = u->scale;
+  const bool decoupled = u->decoupled;
+  float *pp = u->p, *mp = u->m, *vp = u->v;
+  const float *gp = u->g;
+  (void) thread;
+  for (size_t i = i0; i < i1; i++) {
     /* Same order of operations as torch.optim.Adam/AdamW (_single_tensor_adam[w]). */
-    float g = gp[i] * k.scale, p = pp[i];
-    if (k.decoupled)
+    float g = gp[i] * scale, p = pp[i];
+    if (decoupled)
       p *= k.decay;
     else if (k.wd != 0.0f)
       g = g + k.wd * p;
@@ -163,16 +159,37 @@ cpu_adam_update (DaeStream * s, const DaeTensor * param, const DaeTensor * grad,
 }
 
 static void
+cpu_adam_update (DaeStream * s, const DaeTensor * param, const DaeTensor * grad,
+    const DaeTensor * m, const DaeTensor * v, const DaeAdamArgs * a)
+{
+  (void) s;
+  Update u = {.k = dae_adam_scalars (a),
+    .scale = a->grad_scale ? dae_cpu_ptr (a->grad_scale)[0] : 1.0f,
+    .decoupled = a->decoupled,.p = dae_cpu_ptr (param),.m = dae_cpu_ptr (m),
+    .v = dae_cpu_ptr (v),.g = dae_cpu_ptr (grad)
+  };
+  dae_cpu_parallel_for (dae_tensor_numel (param), 1.0, adam_range, &u);
+}
+
+static void
+ema_range (const void *ctx, size_t i0, size_t i1, int thread)
+{
+  const Update *u = ctx;
+  const float keep = u->decay, take = u->scale;
+  float *ep = u->m;
+  const float *pp = u->g;
+  (void) thread;
+  for (size_t i = i0; i < i1; i++)
+    ep[i] = ep[i] * keep + pp[i] * take;
+}
+
+static void
 cpu_ema_update (DaeStream * s, const DaeTensor * ema, const DaeTensor * param, float decay)
 {
   (void) s;
-  float *ep = dae_cpu_ptr (ema);
-  const float *pp = dae_cpu_ptr (param);
-  float keep = decay, take = (float) (1.0 - (double) decay);
-  size_t n = dae_tensor_numel (ema);
-#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
-  for (size_t i = 0; i < n; i++)
-    ep[i] = ep[i] * keep + pp[i] * take;
+  Update u = {.decay = decay,.scale = (float) (1.0 - (double) decay),.m = dae_cpu_ptr (ema),
+    .g = dae_cpu_ptr (param) };
+  dae_cpu_parallel_for (dae_tensor_numel (ema), 1.0, ema_range, &u);
 }
 
 void

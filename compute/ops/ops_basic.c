@@ -1,6 +1,8 @@
 /* Elementwise ops, pooling, resampling and the timestep embedding: argument checks. */
 #include "ops_common.h"
 
+#include <math.h>
+
 void
 dae_fill (DaeStream * s, const DaeTensor * y, float value)
 {
@@ -124,4 +126,33 @@ dae_timestep_embedding (DaeStream * s, const DaeTensor * y, const DaeTensor * t)
     dae_op_fail (s, name, "y must be (N,D,1,1) with D even");
   else if (dae_op_shape (s, name, "t", t, y->n, 1, 1, 1))
     DAE_OP_RUN (s, name, timestep_embedding, y, t);
+}
+
+/* exp(d) computed as PyTorch's float32 exp on the CPU does it (the vectorised SLEEF expf_u10
+ * algorithm: d = q ln2 + s with ln2 in two parts, then its degree-6 polynomial), so that the
+ * frequencies are bit-identical to PyTorch's; libm's expf is correctly rounded and differs
+ * from it by one ulp for about one frequency in six. Always on the host: a device's exp is not
+ * bit-exact, and lavapipe does not fuse fma. */
+static float
+torch_expf (float d)
+{
+  float q = rintf (d * 1.442695040888963407359924681001892137f);
+  float sr = fmaf (q, -0.693145751953125f, d);
+  sr = fmaf (q, -1.428606765330187045e-06f, sr);
+  float u = 0.000198527617612853646278381f;
+  u = fmaf (u, sr, 0.00139304355252534151077271f);
+  u = fmaf (u, sr, 0.00833336077630519866943359f);
+  u = fmaf (u, sr, 0.0416664853692054748535156f);
+  u = fmaf (u, sr, 0.166666671633720397949219f);
+  u = fmaf (u, sr, 0.5f);
+  u = 1.0f + fmaf (sr * sr, u, sr);
+  return ldexpf (u, (int) q);
+}
+
+void
+dae_timestep_frequencies (int half, float *freqs)
+{
+  const float neg_log_period = (float) -log (10000.0);
+  for (int i = 0; i < half; i++)
+    freqs[i] = torch_expf (neg_log_period * (float) i / (float) half);
 }

@@ -1,6 +1,8 @@
 /* Losses, gradient norms, optimiser and EMA updates: argument checks. */
 #include "ops_common.h"
 
+#include <math.h>
+
 static bool
 check_loss (DaeStream * s, const char *name, const DaeTensor * loss, const DaeTensor * dpred,
     const DaeTensor * pred, const DaeTensor * target)
@@ -89,4 +91,22 @@ dae_ema_update (DaeStream * s, const DaeTensor * ema, const DaeTensor * param, f
     dae_op_fail (s, name, "ema and param must have one shape");
   else
     DAE_OP_RUN (s, name, ema_update, ema, param, decay);
+}
+
+DaeAdamScalars
+dae_adam_scalars (const DaeAdamArgs * a)
+{
+  double lr = a->lr, b1 = a->beta1, b2 = a->beta2;
+  DaeAdamScalars k = {
+    .wd = a->weight_decay,
+    .decay = (float) (1.0 - lr * a->weight_decay),
+    .beta1 = a->beta1,
+    .beta2 = a->beta2,
+    .one_m_beta1 = (float) (1.0 - b1),
+    .one_m_beta2 = (float) (1.0 - b2),
+    .eps = a->eps,
+    .step_size = (float) (lr / (1.0 - pow (b1, a->step))),
+    .bc2_sqrt = (float) sqrt (1.0 - pow (b2, a->step)),
+  };
+  return k;
 }

@@ -167,25 +167,6 @@ vk_global_avgpool_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor
   pool (s, "pool_gap_bwd", dx, dy, NULL, dae_tensor_numel (dx), dx->h * dx->w, 1);
 }
 
-/* exp(d) computed as PyTorch's float32 exp on the CPU does it (the vectorised SLEEF expf_u10
- * algorithm; the same function as in cpu/cpu_basic.c). On the host: a device's exp and
- * division are not bit-exact, and lavapipe does not fuse fma. */
-static float
-torch_expf (float d)
-{
-  float q = rintf (d * 1.442695040888963407359924681001892137f);
-  float sr = fmaf (q, -0.693145751953125f, d);
-  sr = fmaf (q, -1.428606765330187045e-06f, sr);
-  float u = 0.000198527617612853646278381f;
-  u = fmaf (u, sr, 0.00139304355252534151077271f);
-  u = fmaf (u, sr, 0.00833336077630519866943359f);
-  u = fmaf (u, sr, 0.0416664853692054748535156f);
-  u = fmaf (u, sr, 0.166666671633720397949219f);
-  u = fmaf (u, sr, 0.5f);
-  u = 1.0f + fmaf (sr * sr, u, sr);
-  return ldexpf (u, (int) q);
-}
-
 /* The frequencies f_i = exp(-ln(10000) i / half) in float32 exactly as PyTorch computes them
  * go to the device in scratch slot 0; the shader forms the float32 argument t f_i and its
  * cos and sin. */
@@ -203,9 +184,7 @@ vk_timestep_embedding (DaeStream * s, const DaeTensor * y, const DaeTensor * t)
     dae_stream_fail (s, DAE_ERR_OUT_OF_MEMORY, "timestep_embedding: out of host memory");
     return;
   }
-  const float neg_log_period = (float) -log (10000.0);
-  for (int i = 0; i < half; i++)
-    host[i] = torch_expf (neg_log_period * (float) i / (float) half);
+  dae_timestep_frequencies (half, host);
   dae_tensor_write (s, &freqs, host);
   free (host);
   pool (s, "pool_timestep", y, t, &freqs, dae_tensor_numel (y), 1, y->c);

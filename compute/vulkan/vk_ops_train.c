@@ -129,22 +129,21 @@ static void
 vk_adam_update (DaeStream * s, const DaeTensor * param, const DaeTensor * grad,
     const DaeTensor * m, const DaeTensor * v, const DaeAdamArgs * a)
 {
-  /* The scalars in double, rounded to float as PyTorch passes Python numbers to its kernels. */
-  double lr = a->lr, b1 = a->beta1, b2 = a->beta2;
+  DaeAdamScalars k = dae_adam_scalars (a);
   size_t count = dae_tensor_numel (param);
   AdamParams p = {
     .count = (uint32_t) count,
     .has_scale = a->grad_scale != NULL,
     .decoupled = a->decoupled,
-    .wd = a->weight_decay,
-    .decay = (float) (1.0 - lr * a->weight_decay),
-    .beta1 = a->beta1,
-    .beta2 = a->beta2,
-    .one_m_beta1 = (float) (1.0 - b1),
-    .one_m_beta2 = (float) (1.0 - b2),
-    .eps = a->eps,
-    .step_size = (float) (lr / (1.0 - pow (b1, a->step))),
-    .bc2_sqrt = (float) sqrt (1.0 - pow (b2, a->step)),
+    .wd = k.wd,
+    .decay = k.decay,
+    .beta1 = k.beta1,
+    .beta2 = k.beta2,
+    .one_m_beta1 = k.one_m_beta1,
+    .one_m_beta2 = k.one_m_beta2,
+    .eps = k.eps,
+    .step_size = k.step_size,
+    .bc2_sqrt = k.bc2_sqrt,
   };
   DaeVkArg args[] = { {param, true}, {grad, false}, {m, true}, {v, true},
   {a->grad_scale, false}
