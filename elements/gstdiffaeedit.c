@@ -407,27 +407,15 @@ static gboolean
 gst_diffae_edit_start (GstBaseTransform * trans)
 {
   GstDiffaeEdit *self = GST_DIFFAE_EDIT (trans);
-  GstDiffaeModelSettings settings;
-  GError *error = NULL;
   DaeModel *model;
   GPtrArray *names;
   GArray *strengths;
   gchar *why = NULL;
   gboolean ok;
 
-  GST_OBJECT_LOCK (self);
-  settings.model = g_strdup (self->settings.model);
-  settings.backend = self->settings.backend;
-  settings.device = g_strdup (self->settings.device);
-  GST_OBJECT_UNLOCK (self);
-
-  model = gst_diffae_model_acquire (GST_ELEMENT (self), &settings, &error);
-  gst_diffae_model_settings_clear (&settings);
-  if (!model) {
-    GST_DIFFAE_POST_ERROR (self, error);
-    g_error_free (error);
+  model = gst_diffae_model_open (GST_ELEMENT (self), &self->settings, NULL);
+  if (!model)
     return FALSE;
-  }
   GST_OBJECT_LOCK (self);
   self->model = model;
   dae_model_info (model, &self->model_info);
@@ -457,11 +445,10 @@ gst_diffae_edit_stop (GstBaseTransform * trans)
   DaeModel *model;
 
   GST_OBJECT_LOCK (self);
-  model = self->model;
-  self->model = NULL;
+  model = g_steal_pointer (&self->model);
   self->have_linfo = FALSE;
   GST_OBJECT_UNLOCK (self);
-  gst_diffae_model_release (model);
+  gst_diffae_model_close (model, NULL);
   return TRUE;
 }
 

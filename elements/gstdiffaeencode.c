@@ -402,40 +402,18 @@ static gboolean
 gst_diffae_encode_start (GstBaseTransform * trans)
 {
   GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
-  GstDiffaeModelSettings settings;
-  gint steps;
-  GError *error = NULL;
-  DaeModel *model;
   DaeSession *session = NULL;
-  DaeError err = { 0 };
+  DaeModel *model;
+  gint steps;
 
   GST_OBJECT_LOCK (self);
-  settings.model = g_strdup (self->settings.model);
-  settings.backend = self->settings.backend;
-  settings.device = g_strdup (self->settings.device);
   steps = self->inversion_steps;
   GST_OBJECT_UNLOCK (self);
-
-  /* A step count that cannot be spaced is a settings error now, not at the first frame. */
-  if (steps > 0 && dae_check_steps (steps, &err) != DAE_OK) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", err.message), (NULL));
-    gst_diffae_model_settings_clear (&settings);
+  if (steps > 0 && !gst_diffae_check_steps (GST_ELEMENT (self), steps))
     return FALSE;
-  }
-
-  model = gst_diffae_model_acquire (GST_ELEMENT (self), &settings, &error);
-  gst_diffae_model_settings_clear (&settings);
-  if (!model) {
-    GST_DIFFAE_POST_ERROR (self, error);
-    g_error_free (error);
+  model = gst_diffae_model_open (GST_ELEMENT (self), &self->settings, &session);
+  if (!model)
     return FALSE;
-  }
-  if (dae_session_new (model, &session, &err) != DAE_OK) {
-    GST_DIFFAE_POST_DAE_ERROR (self, &err, "Could not start a session on %s",
-        dae_model_path (model));
-    gst_diffae_model_release (model);
-    return FALSE;
-  }
 
   GST_OBJECT_LOCK (self);
   self->model = model;
@@ -454,14 +432,11 @@ gst_diffae_encode_stop (GstBaseTransform * trans)
   DaeSession *session;
 
   GST_OBJECT_LOCK (self);
-  model = self->model;
-  session = self->session;
-  self->model = NULL;
-  self->session = NULL;
+  model = g_steal_pointer (&self->model);
+  session = g_steal_pointer (&self->session);
   GST_OBJECT_UNLOCK (self);
 
-  dae_session_free (session);
-  gst_diffae_model_release (model);
+  gst_diffae_model_close (model, session);
   g_clear_pointer (&self->chw, g_free);
   return TRUE;
 }

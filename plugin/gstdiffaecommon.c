@@ -408,6 +408,55 @@ gst_diffae_model_release (DaeModel * model)
   dae_model_unref (model);
 }
 
+DaeModel *
+gst_diffae_model_open (GstElement * element, const GstDiffaeModelSettings * settings,
+    DaeSession ** session)
+{
+  GstDiffaeModelSettings copy;
+  GError *error = NULL;
+  DaeError err = { 0 };
+  DaeModel *model;
+
+  GST_OBJECT_LOCK (element);
+  copy.model = g_strdup (settings->model);
+  copy.backend = settings->backend;
+  copy.device = g_strdup (settings->device);
+  GST_OBJECT_UNLOCK (element);
+
+  model = gst_diffae_model_acquire (element, &copy, &error);
+  gst_diffae_model_settings_clear (&copy);
+  if (!model) {
+    GST_DIFFAE_POST_ERROR (element, error);
+    g_error_free (error);
+    return NULL;
+  }
+  if (session && dae_session_new (model, session, &err) != DAE_OK) {
+    GST_DIFFAE_POST_DAE_ERROR (element, &err, "Could not start a session on %s",
+        dae_model_path (model));
+    gst_diffae_model_release (model);
+    return NULL;
+  }
+  return model;
+}
+
+void
+gst_diffae_model_close (DaeModel * model, DaeSession * session)
+{
+  dae_session_free (session);
+  gst_diffae_model_release (model);
+}
+
+gboolean
+gst_diffae_check_steps (GstElement * element, gint steps)
+{
+  DaeError err = { 0 };
+
+  if (dae_check_steps (steps, &err) == DAE_OK)
+    return TRUE;
+  GST_ELEMENT_ERROR (element, LIBRARY, SETTINGS, ("%s", err.message), (NULL));
+  return FALSE;
+}
+
 guint
 gst_diffae_model_cache_size (void)
 {

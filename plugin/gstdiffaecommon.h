@@ -55,6 +55,16 @@ gboolean gst_diffae_model_settings_get (GstDiffaeModelSettings * s,
 DaeModel *gst_diffae_model_acquire (GstElement * element,
     const GstDiffaeModelSettings * s, GError ** error);
 void gst_diffae_model_release (DaeModel * model);
+/* What encode, decode and edit do when they start: the element's model settings, read under
+ * its object lock, give a model from the cache and, when session is not NULL, a session on
+ * it. On failure posts the error on the element and returns NULL (nothing held). */
+DaeModel *gst_diffae_model_open (GstElement * element,
+    const GstDiffaeModelSettings * settings, DaeSession ** session);
+/* Gives back what gst_diffae_model_open returned; either may be NULL. */
+void gst_diffae_model_close (DaeModel * model, DaeSession * session);
+/* A DDIM step count the schedule cannot space is a settings error when the element starts,
+ * not at its first frame: posts it and returns FALSE. */
+gboolean gst_diffae_check_steps (GstElement * element, gint steps);
 /* Number of distinct models loaded right now (for tests). */
 guint gst_diffae_model_cache_size (void);
 

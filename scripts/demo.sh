@@ -5,15 +5,17 @@
 # each run and demo.png (rows: input, reconstruction, edited).
 #
 #   scripts/demo.sh [MODEL] [EDITS]      defaults: weights/shapes.safetensors "red=0.8"
+#   environment: STEPS (DDIM steps, 50), FRAMES (16), OUT (output folder, demo-output),
+#                BUILD_DIR (the build tree whose plugin runs, build)
 set -eu
 cd "$(dirname "$0")/.."
 model=${1:-weights/shapes.safetensors}
 edits=${2:-red=0.8}
 steps=${STEPS:-50}
-out=demo-output
+out=${OUT:-demo-output}
 rm -rf "$out"
 mkdir -p "$out/input" "$out/recon" "$out/edit"
-export GST_PLUGIN_PATH="$PWD/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+export GST_PLUGIN_PATH="${BUILD_DIR:-$PWD/build}/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 /usr/bin/python3 tools/make_shapes_clip.py "$out/input" --frames "${FRAMES:-16}"
 
 run () {
