@@ -23,7 +23,7 @@ defaults (TrCommand cmd, TrArgs * a)
   a->grad_clip = a->weight_decay = a->l2 = NAN;
   a->split_seed = a->steps = a->seed = -1;
   a->batch = a->checkpoint_every = a->sample_every = a->log_every = a->sample_steps = -1;
-  a->iterations = a->n_images = a->probe_max = a->ddim_steps = -1;
+  a->iterations = a->n_images = a->probe_max = a->n_samples = a->ddim_steps = -1;
 }
 
 #define E(name, type, field, desc, arg) { name, 0, 0, type, &a->field, desc, arg }
@@ -116,6 +116,8 @@ add_specific (GOptionContext * ctx, TrArgs * a)
     E ("l2", G_OPTION_ARG_DOUBLE, l2, "probe L2 regularisation (default 1e-4)", "L"),
     E ("batch", G_OPTION_ARG_INT, batch, "images per encode/decode call (default 32)", "N"),
     E ("seed", G_OPTION_ARG_INT64, seed, "seed of the random x_T (default 0)", "N"),
+    E ("samples", G_OPTION_ARG_INT, n_samples, "unconditional samples to draw and compare with "
+        "their nearest training images, when the model has a latent net (default 64)", "N"),
     {NULL}
   };
   GOptionEntry edit[] = {

@@ -1,17 +1,19 @@
 /* diffae-train eval: reconstruction quality on held-out images (inverted x_T, and random x_T
- * with z_sem only) at several DDIM step counts, linear probes of z_sem against raw pixels, a
- * JSON report and a PNG grid. */
+ * with z_sem only) at several DDIM step counts, linear probes of z_sem against raw pixels,
+ * unconditional samples with their nearest training images, a JSON report and PNG grids. */
 #include "commands.h"
 #include "image_io.h"
 #include "labels.h"
 #include "logreg.h"
 #include "metrics.h"
 #include "model_util.h"
+#include "nearest.h"
 #include "setup.h"
 #include "util.h"
 
 #include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/json.h"
@@ -317,6 +319,96 @@ grid (Eval * e, DaeError * err)
   return st;
 }
 
+/* ---- unconditional samples and their nearest training images ---------------------------- */
+
+static int
+compare_doubles (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+/* Appends "key": {"min", "median", "max"} of v (sorted in place) and prints the same. */
+static void
+summary (Eval * e, const char *key, const char *label, double *v, int n)
+{
+  qsort (v, (size_t) n, sizeof *v, compare_doubles);
+  g_string_append_printf (e->json, "    \"%s\": {\"min\": %.6g, \"median\": %.6g, "
+      "\"max\": %.6g}", key, v[0], v[n / 2], v[n - 1]);
+  printf ("  %-44s %10.5f %10.5f %10.5f\n", label, v[0], v[n / 2], v[n - 1]);
+}
+
+/* samples.png: GRID_COLS samples per row, each row followed by the nearest training images. */
+static DaeStatus
+samples_grid (Eval * e, const float *img, const int *best, int n, DaeError * err)
+{
+  int pairs = MIN (4, (n + GRID_COLS - 1) / GRID_COLS), rows = 2 * pairs;
+  const float **cells = g_new0 (const float *, (size_t) rows * GRID_COLS);
+  float *nearest = g_new (float, e->per * (size_t) pairs * GRID_COLS);
+  for (int i = 0; i < MIN (n, pairs * GRID_COLS); i++) {
+    int r = i / GRID_COLS, c = i % GRID_COLS;
+    tr_image_set_get (e->data.train_set, best[i], nearest + e->per * i);
+    cells[2 * r * GRID_COLS + c] = img + e->per * i;
+    cells[(2 * r + 1) * GRID_COLS + c] = nearest + e->per * i;
+  }
+  char *png = tr_out_path (e->a, "samples.png");
+  DaeStatus st = tr_grid_save (png, cells, rows, GRID_COLS, e->info.channels,
+      e->info.image_size, err);
+  if (st == DAE_OK)
+    printf ("wrote %s (rows: samples, their nearest training images)\n", png);
+  g_free (png);
+  g_free (nearest);
+  g_free (cells);
+  return st;
+}
+
+/* Unconditional samples (z_sem from the latent net, a random x_T, decoded at the largest step
+ * count) and the MSE to their nearest training image, next to the same for the held-out
+ * images: samples that copied training images would sit far below the held-out figures. */
+static DaeStatus
+samples (Eval * e, DaeError * err)
+{
+  int n = TR_OR (e->a->n_samples, -1, 64), steps = e->steps[e->n_steps - 1];
+  if (n <= 0 || !e->info.has_latent_net || !e->info.has_latent_stats)
+    return DAE_OK;
+  uint64_t seed = (uint64_t) TR_OR (e->a->seed, -1, 0) + 1;
+  size_t zc = (size_t) e->info.z_channels;
+  float *z = g_new (float, zc * n), *img = g_new (float, e->per * n);
+  float *noise = tr_random_xt (e->m, n, seed);
+  DaeStatus st = dae_sample_z (e->s, n, steps, seed, z, err);
+  for (int i = 0; i < n && st == DAE_OK; i += e->batch)
+    st = dae_decode (e->s, MIN (e->batch, n - i), z + zc * i, noise + e->per * i, steps,
+        img + e->per * i, err);
+  int *best = g_new (int, n), *held_best = g_new (int, e->n_images);
+  double *mse = g_new (double, n), *held_mse = g_new (double, e->n_images);
+  if (st == DAE_OK) {
+    tr_nearest (e->data.train_set, e->data.train, e->data.n_train, img, n, best, mse);
+    st = samples_grid (e, img, best, n, err);
+  }
+  if (st == DAE_OK) {
+    tr_nearest (e->data.train_set, e->data.train, e->data.n_train, e->images, e->n_images,
+        held_best, held_mse);
+    printf ("nearest training image (MSE, %d training images)      min     median        max\n",
+        e->data.n_train);
+    g_string_append_printf (e->json, "  \"samples\": {\"count\": %d, \"steps\": %d, "
+        "\"seed\": %llu, \"training_images\": %d,\n", n, steps, (unsigned long long) seed,
+        e->data.n_train);
+    summary (e, "nearest_train_mse", "unconditional samples", mse, n);
+    g_string_append (e->json, ",\n");
+    summary (e, "heldout_nearest_train_mse", "held-out images (not in the training set)",
+        held_mse, e->n_images);
+    g_string_append (e->json, ",\n    \"grid\": \"samples.png\"\n  },\n");
+  }
+  g_free (z);
+  g_free (img);
+  g_free (noise);
+  g_free (best);
+  g_free (held_best);
+  g_free (mse);
+  g_free (held_mse);
+  return st;
+}
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static DaeStatus
@@ -373,7 +465,8 @@ run (Eval * e, DaeError * err)
       dae_backend_description (e->be));
   e->json = g_string_new ("");
   json_header (e);
-  if (reconstruction (e, err) != DAE_OK || probe (e, err) != DAE_OK || grid (e, err) != DAE_OK)
+  if (reconstruction (e, err) != DAE_OK || probe (e, err) != DAE_OK || grid (e, err) != DAE_OK
+      || samples (e, err) != DAE_OK)
     return err->code;
   g_string_append_printf (e->json, "  \"grid\": \"grid.png\"\n}\n");
   char *path = tr_out_path (e->a, "report.json");

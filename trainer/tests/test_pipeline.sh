@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole flow on tiny_grey: autoenc -> latent (checked to resume exactly too) -> classify
-# (directions stored in the model file) -> eval (report.json with metrics and probes, grid.png).
+# (directions stored in the model file) -> eval (report.json with metrics, probes and the
+# samples' nearest training images, grid.png, samples.png).
 #   test_pipeline.sh DIFFAE_TRAIN MAKE_DATA PYTHON WORKDIR
 set -eu
 train="$1"; make_data="$2"; python="$3"; work="$4"
@@ -24,8 +25,9 @@ test -f "$work/lat/samples/step-00000040.png"
 grep -q "with 2 directions" "$work/classify.log"
 
 "$train" eval --model "$work/model.safetensors" $common --labels "$work/d.classes.csv" \
-  --steps-list 5,10 --images 12 --out "$work/eval"
+  --steps-list 5,10 --images 12 --samples 10 --out "$work/eval"
 test -f "$work/eval/grid.png"
+test -f "$work/eval/samples.png"
 "$python" - "$work/eval/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -35,7 +37,11 @@ for x in r["reconstruction"]:
     assert inv["psnr"] > rnd["psnr"] and 0 < inv["ssim"] <= 1, x
 p = r["probe"]
 assert p["kind"] == "multinomial" and p["classes"] == 4 and 0 <= p["z_sem_accuracy"] <= 1, p
-print("report.json: ok;", json.dumps(r["reconstruction"][-1]), json.dumps(p))
+s = r["samples"]
+assert s["count"] == 10 and s["steps"] == 10, s
+for k in ("nearest_train_mse", "heldout_nearest_train_mse"):
+    assert 0 <= s[k]["min"] <= s[k]["median"] <= s[k]["max"] <= 1, s
+print("report.json: ok;", json.dumps(r["reconstruction"][-1]), json.dumps(p), json.dumps(s))
 PY
 
 "$train" edit --model "$work/model.safetensors" $common --images 5 --strengths 0.5 \

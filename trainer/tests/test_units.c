@@ -1,9 +1,10 @@
 /* Unit tests of the trainer's host code: the area resize, the split and the data order, the
- * metrics and the logistic regression. */
+ * metrics, the nearest-image search and the logistic regression. */
 #include "../data.h"
 #include "../image_io.h"
 #include "../logreg.h"
 #include "../metrics.h"
+#include "../nearest.h"
 
 #include <glib.h>
 #include <math.h>
@@ -85,6 +86,28 @@ test_metrics (void)
 }
 
 static void
+test_nearest (void)
+{
+  /* Four 2x2 grey images; a query equal to one of the pool finds it at MSE 0, a query
+   * between two finds the closer, and an image outside the pool is never returned. */
+  uint8_t pixels[4 * 4] = { 0, 0, 0, 0, 255, 255, 255, 255, 128, 128, 128, 128, 10, 0, 0, 0 };
+  TrImageSet set = {.count = 4,.channels = 1,.size = 2,.pixels = pixels };
+  int pool[3] = { 0, 1, 2 }, best[3];
+  double mse[3];
+  float q[3 * 4];
+  tr_image_set_get (&set, 1, q);
+  tr_image_set_get (&set, 3, q + 4);  /* nearest in the pool: image 0 */
+  for (int i = 0; i < 4; i++)
+    q[8 + i] = 0.6f;            /* 204 in 8 bits: nearer 255 than 128 */
+  tr_nearest (&set, pool, 3, q, 3, best, mse);
+  g_assert_cmpint (best[0], ==, 1);
+  g_assert_cmpfloat (mse[0], ==, 0);
+  g_assert_cmpint (best[1], ==, 0);
+  g_assert_cmpfloat (fabs (mse[1] - tr_mse (q + 4, (float[4]) {-1, -1, -1, -1}, 1, 2)), <, 1e-9);
+  g_assert_cmpint (best[2], ==, 1);
+}
+
+static void
 test_logreg (void)
 {
   /* Three Gaussian clusters in 5-D, well apart: nearly perfectly separable. */
@@ -110,6 +133,7 @@ main (int argc, char **argv)
   g_test_add_func ("/trainer/resize", test_resize);
   g_test_add_func ("/trainer/split-order", test_split_and_order);
   g_test_add_func ("/trainer/metrics", test_metrics);
+  g_test_add_func ("/trainer/nearest", test_nearest);
   g_test_add_func ("/trainer/logreg", test_logreg);
   return g_test_run ();
 }
