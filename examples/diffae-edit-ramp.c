@@ -17,59 +17,11 @@
  *       diffaedecode model=M steps=20 ! videoconvert ! pngenc ! multifilesink location=...
  */
 #include <gst/gst.h>
-#include <gst/controller/gstinterpolationcontrolsource.h>
-#include <gst/controller/gstdirectcontrolbinding.h>
 #include <stdlib.h>
 
-/* Waits for one of types or an error (printed); TRUE when it was not an error. */
-static gboolean
-wait_for (GstElement * pipeline, GstMessageType types)
-{
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-      types | GST_MESSAGE_ERROR);
-  gboolean ok = GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ERROR;
+#include "ramp.h"
 
-  if (!ok) {
-    GError *err = NULL;
-    gchar *debug = NULL;
-    gst_message_parse_error (msg, &err, &debug);
-    g_printerr ("%s: %s\n%s\n", g_get_prgname (), err->message,
-        debug ? debug : "");
-    g_clear_error (&err);
-    g_free (debug);
-  }
-  gst_message_unref (msg);
-  gst_object_unref (bus);
-  return ok;
-}
 
-/* Time of the last frame: from the duration of a file, else frames / framerate. */
-static GstClockTime
-last_frame_time (GstElement * pipeline, GstElement * encoder, gint frames)
-{
-  GstPad *pad = gst_element_get_static_pad (encoder, "sink");
-  GstCaps *caps = gst_pad_get_current_caps (pad);
-  gint fps_n = 30, fps_d = 1;
-  gint64 duration = -1;
-  GstClockTime frame;
-
-  if (caps) {
-    gst_structure_get_fraction (gst_caps_get_structure (caps, 0), "framerate",
-        &fps_n, &fps_d);
-    gst_caps_unref (caps);
-  }
-  gst_object_unref (pad);
-  if (fps_n <= 0) {
-    fps_n = 30;
-    fps_d = 1;
-  }
-  frame = gst_util_uint64_scale_int (GST_SECOND, fps_d, fps_n);
-  if (frames <= 0 && gst_element_query_duration (pipeline, GST_FORMAT_TIME,
-          &duration) && duration > (gint64) frame)
-    return duration - frame;
-  return frame * MAX (frames - 1, 1);
-}
 
 int
 main (int argc, char **argv)
@@ -98,6 +50,8 @@ main (int argc, char **argv)
   GError *error = NULL;
   GstElement *pipeline, *enc, *edit, *dec, *sink, *src;
   GstControlSource *cs;
+  GstPad *pad;
+  GstClockTime end = 0;
   gchar *src_desc, *desc, *location;
   gboolean ok;
 
@@ -143,27 +97,13 @@ main (int argc, char **argv)
 
   /* The strength at t = 0 is set now, so the preroll frame has it; the end point follows
    * once the clip's length is known. */
-  cs = gst_interpolation_control_source_new ();
-  g_object_set (cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
-  gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (cs), 0,
-      from);
-  gst_object_add_control_binding (GST_OBJECT (edit),
-      gst_direct_control_binding_new_absolute (GST_OBJECT (edit), "strength",
-          cs));
-
-  /* A failed state change posted its error: wait_for prints it. */
-  gst_element_set_state (pipeline, GST_STATE_PAUSED);
-  ok = wait_for (pipeline, GST_MESSAGE_ASYNC_DONE);
-  if (ok) {
-    GstClockTime end = last_frame_time (pipeline, enc, input ? 0 : frames);
-    gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (cs),
-        end, to);
+  cs = ramp_bind (edit, "strength", from);
+  pad = gst_element_get_static_pad (enc, "sink");
+  ok = ramp_run (pipeline, pad, input ? 0 : frames, cs, to, &end);
+  gst_object_unref (pad);
+  if (ok)
     g_print ("diffae-edit-ramp: %s from %g to %g over %" GST_TIME_FORMAT "\n",
         argv[2], from, to, GST_TIME_ARGS (end));
-    gst_element_set_state (pipeline, GST_STATE_PLAYING);
-    ok = wait_for (pipeline, GST_MESSAGE_EOS);
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
 
   gst_object_unref (cs);
   gst_object_unref (src);

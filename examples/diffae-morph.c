@@ -19,32 +19,10 @@
  *     videotestsrc pattern=pinwheel ! videoconvert ! videoscale ! diffaeencode model=M ! mix.sink_1
  */
 #include <gst/gst.h>
-#include <gst/controller/gstinterpolationcontrolsource.h>
-#include <gst/controller/gstdirectcontrolbinding.h>
 #include <stdlib.h>
 
-/* Waits for one of types or an error (printed); TRUE when it was not an error. */
-static gboolean
-wait_for (GstElement * pipeline, GstMessageType types)
-{
-  GstBus *bus = gst_element_get_bus (pipeline);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-      types | GST_MESSAGE_ERROR);
-  gboolean ok = GST_MESSAGE_TYPE (msg) != GST_MESSAGE_ERROR;
+#include "ramp.h"
 
-  if (!ok) {
-    GError *err = NULL;
-    gchar *debug = NULL;
-    gst_message_parse_error (msg, &err, &debug);
-    g_printerr ("%s: %s\n%s\n", g_get_prgname (), err->message,
-        debug ? debug : "");
-    g_clear_error (&err);
-    g_free (debug);
-  }
-  gst_message_unref (msg);
-  gst_object_unref (bus);
-  return ok;
-}
 
 static gchar *
 source (const gchar * name, const gchar * file, const gchar * pattern,
@@ -56,32 +34,6 @@ source (const gchar * name, const gchar * file, const gchar * pattern,
       name, frames, pattern);
 }
 
-/* Time of the last output frame: the shorter file's duration, or frames / framerate. */
-static GstClockTime
-last_frame_time (GstElement * pipeline, GstElement * encoder, gint frames)
-{
-  GstPad *pad = gst_element_get_static_pad (encoder, "sink");
-  GstCaps *caps = gst_pad_get_current_caps (pad);
-  gint fps_n = 30, fps_d = 1;
-  gint64 duration = -1;
-  GstClockTime frame;
-
-  if (caps) {
-    gst_structure_get_fraction (gst_caps_get_structure (caps, 0), "framerate",
-        &fps_n, &fps_d);
-    gst_caps_unref (caps);
-  }
-  gst_object_unref (pad);
-  if (fps_n <= 0) {
-    fps_n = 30;
-    fps_d = 1;
-  }
-  frame = gst_util_uint64_scale_int (GST_SECOND, fps_d, fps_n);
-  if (frames <= 0 && gst_element_query_duration (pipeline, GST_FORMAT_TIME,
-          &duration) && duration > (gint64) frame)
-    return duration - frame;
-  return frame * MAX (frames - 1, 1);
-}
 
 int
 main (int argc, char **argv)
@@ -109,6 +61,8 @@ main (int argc, char **argv)
   GError *error = NULL;
   GstElement *pipeline, *el;
   GstControlSource *cs;
+  GstPad *pad;
+  GstClockTime end = 0;
   gchar *a, *b, *desc, *location;
   const gchar *names[] = { "enca", "encb", "dec" };
   gboolean ok;
@@ -164,31 +118,17 @@ main (int argc, char **argv)
 
   /* alpha 0 at t = 0 from the start (the preroll frame); the end point once the length is
    * known. */
-  cs = gst_interpolation_control_source_new ();
-  g_object_set (cs, "mode", GST_INTERPOLATION_MODE_LINEAR, NULL);
-  gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (cs), 0,
-      0.0);
   el = gst_bin_get_by_name (GST_BIN (pipeline), "mix");
-  gst_object_add_control_binding (GST_OBJECT (el),
-      gst_direct_control_binding_new_absolute (GST_OBJECT (el), "alpha", cs));
+  cs = ramp_bind (el, "alpha", 0.0);
   gst_object_unref (el);
-
-  /* A failed state change posted its error: wait_for prints it. */
-  gst_element_set_state (pipeline, GST_STATE_PAUSED);
-  ok = wait_for (pipeline, GST_MESSAGE_ASYNC_DONE);
-  if (ok) {
-    GstElement *enc = gst_bin_get_by_name (GST_BIN (pipeline), "enca");
-    GstClockTime end = last_frame_time (pipeline, enc,
-        input_a || input_b ? 0 : frames);
-    gst_object_unref (enc);
-    gst_timed_value_control_source_set (GST_TIMED_VALUE_CONTROL_SOURCE (cs),
-        end, 1.0);
+  el = gst_bin_get_by_name (GST_BIN (pipeline), "enca");
+  pad = gst_element_get_static_pad (el, "sink");
+  gst_object_unref (el);
+  ok = ramp_run (pipeline, pad, input_a || input_b ? 0 : frames, cs, 1.0, &end);
+  gst_object_unref (pad);
+  if (ok)
     g_print ("diffae-morph: alpha 0 to 1 over %" GST_TIME_FORMAT "\n",
         GST_TIME_ARGS (end));
-    gst_element_set_state (pipeline, GST_STATE_PLAYING);
-    ok = wait_for (pipeline, GST_MESSAGE_EOS);
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
 
   gst_object_unref (cs);
   gst_object_unref (pipeline);
