@@ -107,6 +107,8 @@ gst_diffae_decode_set_property (GObject * object, guint prop_id,
       break;
     case PROP_NOISE:
       self->noise = g_value_get_enum (value);
+      /* caps refused for want of x_T may fit now */
+      gst_caps_replace (&self->refused_caps, NULL);
       break;
     case PROP_SEED:
       self->seed = g_value_get_uint64 (value);
@@ -282,7 +284,12 @@ gst_diffae_decode_sink_event (GstBaseTransform * trans, GstEvent * event)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 
   gst_event_parse_caps (event, &caps);
+  if (self->refused_caps && gst_caps_is_equal (caps, self->refused_caps)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
   if (!check_latent_caps (self, caps)) {
+    gst_caps_replace (&self->refused_caps, caps);
     gst_event_unref (event);
     return FALSE;
   }
@@ -511,6 +518,7 @@ gst_diffae_decode_stop (GstBaseTransform * trans)
   session = g_steal_pointer (&self->session);
   GST_OBJECT_UNLOCK (self);
 
+  gst_caps_replace (&self->refused_caps, NULL);
   gst_diffae_model_close (model, session);
   g_clear_pointer (&self->image, g_free);
   g_clear_pointer (&self->xt, g_free);
@@ -525,6 +533,7 @@ gst_diffae_decode_finalize (GObject * object)
   gst_diffae_model_settings_clear (&self->settings);
   g_free (self->image);
   g_free (self->xt);
+  gst_caps_replace (&self->refused_caps, NULL);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 

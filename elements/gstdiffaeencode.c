@@ -251,7 +251,12 @@ gst_diffae_encode_sink_event (GstBaseTransform * trans, GstEvent * event)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 
   gst_event_parse_caps (event, &caps);
+  if (self->refused_caps && gst_caps_is_equal (caps, self->refused_caps)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
   if (!check_video_caps (self, caps)) {
+    gst_caps_replace (&self->refused_caps, caps);
     gst_event_unref (event);
     return FALSE;
   }
@@ -436,6 +441,7 @@ gst_diffae_encode_stop (GstBaseTransform * trans)
   session = g_steal_pointer (&self->session);
   GST_OBJECT_UNLOCK (self);
 
+  gst_caps_replace (&self->refused_caps, NULL);
   gst_diffae_model_close (model, session);
   g_clear_pointer (&self->chw, g_free);
   return TRUE;
@@ -448,6 +454,7 @@ gst_diffae_encode_finalize (GObject * object)
 
   gst_diffae_model_settings_clear (&self->settings);
   g_free (self->chw);
+  gst_caps_replace (&self->refused_caps, NULL);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 

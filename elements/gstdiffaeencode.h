@@ -33,6 +33,9 @@ struct _GstDiffaeEncode
   gint caps_inversion_steps;
   gfloat *chw;
   gboolean error_posted;
+  /* The caps last refused with an error: a sticky caps event comes again with every
+   * buffer that follows, and the error is posted once. */
+  GstCaps *refused_caps;
 
   GstDiffaeLatency latency;
 };
