@@ -84,6 +84,26 @@ compare (const char *what, const Target * t, const float *got, const double *ref
   }
 }
 
+/* The three gradients (dx, dw, db) of a backward on one target against the reference, and
+ * against the first target's (kept in first); frees the gradient tensors. */
+static void
+compare_gradients (const char *what, size_t set, const Target * t, DaeTensor * outs[3],
+    const double *refs[3], const size_t sizes[3], float *first[3])
+{
+  static const char *names[3] = { "dx", "dw", "db" };
+  for (int j = 0; j < 3; j++) {
+    char full[192];
+    g_snprintf (full, sizeof full, "%s %s (set %zu)", what, names[j], set);
+    float *got = dae_test_read (t->s, outs[j]);
+    compare (full, t, got, refs[j], first[j], sizes[j], BWD_TOL);
+    if (!first[j])
+      first[j] = got;
+    else
+      free (got);
+    dae_tensor_free (outs[j]);
+  }
+}
+
 /* ---- linear ------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -166,26 +186,15 @@ test_linear_backward (int n, int in, int out, DaeTestRng * r)
       DaeTensor *tdb = upload (t, db0, 1, out, 1, 1);
       dae_linear_backward (t->s, g->dx ? tdx : NULL, g->dw ? tdw : NULL, g->db ? tdb : NULL,
           tdy, tx, tw);
-      const DaeTensor *outs[3] = { tdx, tdw, tdb };
+      char what[128];
+      g_snprintf (what, sizeof what, "linear bwd n%d in%d out%d", n, in, out);
+      DaeTensor *outs[3] = { tdx, tdw, tdb };
       const double *refs[3] = { rdx, rdw, rdb };
       size_t sizes[3] = { nx, nw, (size_t) out };
-      for (int j = 0; j < 3; j++) {
-        char what[128];
-        g_snprintf (what, sizeof what, "linear bwd n%d in%d out%d %s (set %zu)", n, in, out,
-            j == 0 ? "dx" : j == 1 ? "dw" : "db", k);
-        float *got = dae_test_read (t->s, outs[j]);
-        compare (what, t, got, refs[j], first[j], sizes[j], BWD_TOL);
-        if (!first[j])
-          first[j] = got;
-        else
-          free (got);
-      }
+      compare_gradients (what, k, t, outs, refs, sizes, first);
       dae_tensor_free (tx);
       dae_tensor_free (tw);
       dae_tensor_free (tdy);
-      dae_tensor_free (tdx);
-      dae_tensor_free (tdw);
-      dae_tensor_free (tdb);
     }
     for (int j = 0; j < 3; j++)
       free (first[j]);
@@ -293,26 +302,16 @@ test_conv_backward (const RefConvShape * sh, DaeTestRng * r)
       DaeTensor *tdb = upload (t, db0, 1, sh->cout, 1, 1);
       dae_conv2d_backward (t->s, g->dx ? tdx : NULL, g->dw ? tdw : NULL, g->db ? tdb : NULL,
           tdy, tx, tw, &args);
-      const DaeTensor *outs[3] = { tdx, tdw, tdb };
+      char what[128];
+      g_snprintf (what, sizeof what, "conv%d bwd %dx%dx%dx%d -> %d", sh->k, sh->n, sh->cin,
+          sh->h, sh->w, sh->cout);
+      DaeTensor *outs[3] = { tdx, tdw, tdb };
       const double *refs[3] = { rdx, rdw, rdb };
       size_t sizes[3] = { nx, nw, (size_t) sh->cout };
-      for (int j = 0; j < 3; j++) {
-        char what[128];
-        g_snprintf (what, sizeof what, "conv%d bwd %dx%dx%dx%d -> %d %s (set %zu)", sh->k,
-            sh->n, sh->cin, sh->h, sh->w, sh->cout, j == 0 ? "dx" : j == 1 ? "dw" : "db", k);
-        float *got = dae_test_read (t->s, outs[j]);
-        compare (what, t, got, refs[j], first[j], sizes[j], BWD_TOL);
-        if (!first[j])
-          first[j] = got;
-        else
-          free (got);
-      }
+      compare_gradients (what, k, t, outs, refs, sizes, first);
       dae_tensor_free (tx);
       dae_tensor_free (tw);
       dae_tensor_free (tdy);
-      dae_tensor_free (tdx);
-      dae_tensor_free (tdw);
-      dae_tensor_free (tdb);
     }
     for (int j = 0; j < 3; j++)
       free (first[j]);
