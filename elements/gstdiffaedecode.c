@@ -217,8 +217,9 @@ gst_diffae_decode_transform_caps (GstBaseTransform * trans,
 /* Checks latent caps against the model and the noise mode; posts a negotiation error saying
  * what did not match. */
 static gboolean
-check_latent_caps (GstDiffaeDecode * self, GstCaps * caps)
+check_latent_caps (GstElement * element, GstCaps * caps)
 {
+  GstDiffaeDecode *self = GST_DIFFAE_DECODE (element);
   GstDiffaeLatentInfo li;
   const DaeModelInfo *mi = &self->model_info;
   const gchar *id = dae_model_id (self->model);
@@ -284,18 +285,13 @@ gst_diffae_decode_sink_event (GstBaseTransform * trans, GstEvent * event)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 
   gst_event_parse_caps (event, &caps);
-  if (self->refused_caps && gst_caps_is_equal (caps, self->refused_caps)) {
+  if (!gst_diffae_caps_accepted (GST_ELEMENT (self), caps,
+          check_latent_caps, &self->refused_caps)) {
     gst_event_unref (event);
     return FALSE;
   }
-  if (!check_latent_caps (self, caps)) {
-    gst_caps_replace (&self->refused_caps, caps);
-    gst_event_unref (event);
-    return FALSE;
-  }
-  self->error_posted = FALSE;
   ret = GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
-  if (!ret && !self->error_posted) {
+  if (!ret) {
     GstCaps *peer = gst_pad_peer_query_caps (trans->srcpad, NULL);
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("downstream does not accept %dx%d video, the model's size (add "

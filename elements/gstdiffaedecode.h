@@ -56,7 +56,6 @@ struct _GstDiffaeDecode
   gboolean xt_valid;            /* xt holds the noise of (xt_seed, xt_stream) */
   guint64 xt_seed, xt_stream;
   guint64 frames;               /* frames decoded since start (for buffers without PTS) */
-  gboolean error_posted;
   /* The caps last refused with an error: a sticky caps event comes again with every
    * buffer that follows, and the error is posted once. */
   GstCaps *refused_caps;

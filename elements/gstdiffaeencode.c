@@ -211,8 +211,9 @@ gst_diffae_encode_accept_caps (GstBaseTransform * trans,
 
 /* Checks video caps against the model; posts a negotiation error when they do not fit. */
 static gboolean
-check_video_caps (GstDiffaeEncode * self, GstCaps * caps)
+check_video_caps (GstElement * element, GstCaps * caps)
 {
+  GstDiffaeEncode *self = GST_DIFFAE_ENCODE (element);
   GstVideoInfo vi;
   gint size = self->model_info.image_size;
 
@@ -251,12 +252,8 @@ gst_diffae_encode_sink_event (GstBaseTransform * trans, GstEvent * event)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 
   gst_event_parse_caps (event, &caps);
-  if (self->refused_caps && gst_caps_is_equal (caps, self->refused_caps)) {
-    gst_event_unref (event);
-    return FALSE;
-  }
-  if (!check_video_caps (self, caps)) {
-    gst_caps_replace (&self->refused_caps, caps);
+  if (!gst_diffae_caps_accepted (GST_ELEMENT (self), caps,
+          check_video_caps, &self->refused_caps)) {
     gst_event_unref (event);
     return FALSE;
   }

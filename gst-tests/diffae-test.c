@@ -119,6 +119,16 @@ test_count_messages (GstBus * bus, GstMessageType type)
   return n;
 }
 
+void
+test_assert_refused_again (GstHarness * h, GstBus * bus, GstCaps * caps)
+{
+  GstPad *sinkpad = gst_element_get_static_pad (h->element, "sink");
+
+  fail_if (gst_pad_send_event (sinkpad, gst_event_new_caps (caps)));
+  fail_unless_equals_int (test_count_messages (bus, GST_MESSAGE_ERROR), 0);
+  gst_object_unref (sinkpad);
+}
+
 GstCaps *
 test_latent_caps (gint z, const gchar * model_id, gint xt_channels,
     gint xt_size)

@@ -39,6 +39,10 @@ void test_assert_error (GstBus * bus, const gchar * first_needle, ...)
  * consumes them. */
 guint test_count_messages (GstBus * bus, GstMessageType type);
 
+/* Sends caps that h's element has just refused with an error once more, as a sticky caps
+ * event is re-sent with every buffer: asserts it is refused again without a second error. */
+void test_assert_refused_again (GstHarness * h, GstBus * bus, GstCaps * caps);
+
 /* Latent caps string for the given fields (xt_size 0: has-xt=false). */
 GstCaps *test_latent_caps (gint z, const gchar * model_id, gint xt_channels,
     gint xt_size);

@@ -457,6 +457,18 @@ gst_diffae_check_steps (GstElement * element, gint steps)
   return FALSE;
 }
 
+gboolean
+gst_diffae_caps_accepted (GstElement * element, GstCaps * caps,
+    GstDiffaeCapsCheck check, GstCaps ** refused)
+{
+  if (*refused && gst_caps_is_equal (caps, *refused))
+    return FALSE;
+  if (check (element, caps))
+    return TRUE;
+  gst_caps_replace (refused, caps);
+  return FALSE;
+}
+
 guint
 gst_diffae_model_cache_size (void)
 {

@@ -65,6 +65,13 @@ void gst_diffae_model_close (DaeModel * model, DaeSession * session);
 /* A DDIM step count the schedule cannot space is a settings error when the element starts,
  * not at its first frame: posts it and returns FALSE. */
 gboolean gst_diffae_check_steps (GstElement * element, gint steps);
+/* The first half of encode's and decode's caps event: check (which posts its own error)
+ * judges caps; refused caps are kept in *refused, and the same caps coming again (a sticky
+ * caps event is re-sent with every buffer that follows) are refused without a second
+ * error. FALSE: refuse the event. */
+typedef gboolean (*GstDiffaeCapsCheck) (GstElement * element, GstCaps * caps);
+gboolean gst_diffae_caps_accepted (GstElement * element, GstCaps * caps,
+    GstDiffaeCapsCheck check, GstCaps ** refused);
 /* Number of distinct models loaded right now (for tests). */
 guint gst_diffae_model_cache_size (void);
 
