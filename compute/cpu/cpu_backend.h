@@ -8,7 +8,8 @@
  * parallel region (`omp simd` only). Two runtimes whose idle threads spin after their work
  * (libgomp after every parallel loop, OpenBLAS's pthreads after every sgemm) took the cores
  * from each other, and libgomp's own spinning took them from its working thread on a busy
- * machine: see doc/performance.md, "Whole networks". */
+ * machine: see doc/performance.md, "CPU backend: what it depends on", and doc/compute.md,
+ * "Performance notes". */
 #ifndef DAE_CPU_BACKEND_H
 #define DAE_CPU_BACKEND_H
 
