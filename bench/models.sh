@@ -1,6 +1,6 @@
 #!/bin/sh
 # Whole networks (doc/performance.md, "Whole networks"): diffae's CPU backend (the environment
-# as found, and again with OPENBLAS_CORETYPE=SkylakeX), PyTorch CPU (2 threads; as found, and
+# as found, and again with its matrix products on OpenBLAS, DIFFAE_SGEMM=openblas), PyTorch CPU (2 threads; as found, and
 # again with OMP_WAIT_POLICY=passive, which it needs on a busy machine) and diffae on Vulkan (a
 # subset: lavapipe is slow), run alternately case by case for ROUNDS rounds; prints one
 # markdown table of medians with the ratio diffae / PyTorch (the faster of its two runs) in
@@ -20,7 +20,7 @@
 #   B128_8=1            also the ffhq128 UNet step and encoder at batch 8
 #   TORCH_ASIS_SKIP     cases without the PyTorch-as-found run (default the DDIM loops: on a
 #                       busy machine its spinning OpenMP threads make them take minutes)
-#   ALT_ENV, ALT_LABEL  the second CPU column's environment (default OPENBLAS_CORETYPE=SkylakeX)
+#   ALT_ENV, ALT_LABEL  the second CPU column's environment (default DIFFAE_SGEMM=openblas)
 #   ONLY="ID ..."       only these cases (ids: unet64-1 unet64-8 enc64-1 enc64-8 unet128-1
 #                       enc128-1 unet128-8 enc128-8 dec10 dec20 inv20 train)
 #   RESULTS=FILE        also keep the raw JSON lines
@@ -41,7 +41,7 @@ models="$build/bench/bench-models"
 train="$build/trainer/bench-train"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-alt_env=${ALT_ENV-OPENBLAS_CORETYPE=SkylakeX}
+alt_env=${ALT_ENV-DIFFAE_SGEMM=openblas}
 alt_label=${ALT_LABEL-diffae cpu, $alt_env}
 train_config=${TRAIN_CONFIG-$root/weights/configs/shapes32.json}
 vk_cases=${VK_CASES-"unet64-1 unet64-8 train"}
@@ -176,7 +176,7 @@ print(open(f"{out}/info").read().rstrip())
 print(f"# training step: {tg['unet_gmac']} + {tg['encoder_gmac']} GMAC per sample forward "
       f"(UNet + encoder, {tg['config']}), x3 for forward and backward")
 head = "| case | batch |" + "".join(f" {n}: s |" for _, n in impls)
-head += " cpu / PyTorch | SkylakeX / PyTorch | vulkan / PyTorch | GFLOP/s cpu, SkylakeX, vulkan, best PyTorch | peak RSS MiB cpu, SkylakeX, vulkan, PyTorch |"
+head += " cpu / PyTorch | alt / PyTorch | vulkan / PyTorch | GFLOP/s cpu, alt, vulkan, best PyTorch | peak RSS MiB cpu, alt, vulkan, PyTorch |"
 print(head)
 print("|---|---:|" + "---:|" * (len(impls) + 5))
 devices = {}

@@ -17,6 +17,7 @@ ops=$build/bench/ops
 torch_python=/usr/bin/python3
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+export DIFFAE_QUIET=1
 
 alt_env=${ALT_ENV-}
 alt_label=${ALT_LABEL-}

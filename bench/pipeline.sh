@@ -27,6 +27,8 @@
 #   FRAMES     frames per measured run (default 32, at least 2)
 #   ROUNDS     rounds (default 3); every round runs every backend and case once
 #   CASES      which pipelines (default "encode encode+inv encode+decode encode+inv+decode")
+#   BATCHES    the elements' `batch` property values to measure, in order (default "1"; e.g.
+#              "1 8": every backend and case with frames one at a time and in batches of 8)
 #
 # Method. Each pipeline is run twice per round as separate gst-launch-1.0 processes: with
 # videotestsrc num-buffers=1 and with num-buffers=FRAMES; both are timed by the wall clock
@@ -53,6 +55,7 @@ steps=${STEPS:-10}
 frames=${FRAMES:-32}
 rounds=${ROUNDS:-3}
 cases=${CASES-encode encode+inv encode+decode encode+inv+decode}
+batches=${BATCHES-1}
 python=/usr/bin/python3
 
 die() { echo "bench/pipeline.sh: $*" >&2; exit 1; }
@@ -88,25 +91,27 @@ EOF
 
 now() { date +%s.%N; }
 
-# run_pipeline BACKEND CASE NBUF: one gst-launch-1.0 process; stdout (-v) in $out/stdout,
-# stderr in $out/stderr; fails with gst-launch's messages
+# run_pipeline BACKEND BATCH CASE NBUF: one gst-launch-1.0 process; stdout (-v) in
+# $out/stdout, stderr in $out/stderr; fails with gst-launch's messages
 run_pipeline() {
-  rp_be=$1 rp_case=$2 rp_n=$3
+  rp_be=$1 rp_batch=$2 rp_case=$3 rp_n=$4
   set -- videotestsrc num-buffers="$rp_n" \
     ! "video/x-raw,format=RGB,width=$size,height=$size,framerate=30/1"
   case $rp_case in
     encode|encode+decode)
-      set -- "$@" ! diffaeencode model="$model" backend="$rp_be" inversion-steps=0 ;;
+      set -- "$@" ! diffaeencode model="$model" backend="$rp_be" batch="$rp_batch" \
+        inversion-steps=0 ;;
     *)
-      set -- "$@" ! diffaeencode model="$model" backend="$rp_be" inversion-steps="$steps" ;;
+      set -- "$@" ! diffaeencode model="$model" backend="$rp_be" batch="$rp_batch" \
+        inversion-steps="$steps" ;;
   esac
   case $rp_case in
     encode+decode)
-      set -- "$@" ! diffaedecode model="$model" backend="$rp_be" steps="$steps" \
-        noise=fixed seed=0 ;;
+      set -- "$@" ! diffaedecode model="$model" backend="$rp_be" batch="$rp_batch" \
+        steps="$steps" noise=fixed seed=0 ;;
     encode+inv+decode)
-      set -- "$@" ! diffaedecode model="$model" backend="$rp_be" steps="$steps" \
-        noise=from-stream ;;
+      set -- "$@" ! diffaedecode model="$model" backend="$rp_be" batch="$rp_batch" \
+        steps="$steps" noise=from-stream ;;
   esac
   if ! DIFFAE_BACKEND=$rp_be gst-launch-1.0 -v "$@" ! fakesink sync=false silent=false \
       > "$out/stdout" 2> "$out/stderr"; then
@@ -120,10 +125,10 @@ run_pipeline() {
     die "$rp_be, $rp_case: fakesink got $rp_got buffers, not $rp_n"
 }
 
-# timed RESULTFILE BACKEND CASE NBUF: appends the wall-clock seconds of one run
+# timed RESULTFILE BACKEND BATCH CASE NBUF: appends the wall-clock seconds of one run
 timed() {
   t0=$(now)
-  run_pipeline "$2" "$3" "$4"
+  run_pipeline "$2" "$3" "$4" "$5"
   t1=$(now)
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }' | tee -a "$1"
 }
@@ -146,7 +151,7 @@ timed() {
 # records the backend the elements open (their GST_INFO line)
 for be in $backends; do
   echo "warm-up: $be" >&2
-  (GST_DEBUG=diffae:4; export GST_DEBUG; run_pipeline "$be" encode 1)
+  (GST_DEBUG=diffae:4; export GST_DEBUG; run_pipeline "$be" 1 encode 1)
   desc=$(sed -n 's/.*opened backend //p' "$out/stderr" | head -n 1)
   [ -n "$desc" ] || desc="(no 'opened backend' line)"
   echo "# backend $be: $desc" >> "$out/info"
@@ -154,10 +159,13 @@ done
 
 for r in $(seq "$rounds"); do
   for be in $backends; do
-    for c in $cases; do
-      t_one=$(timed "$out/t.$be.$c.1" "$be" "$c" 1)
-      t_all=$(timed "$out/t.$be.$c.n" "$be" "$c" "$frames")
-      echo "round $r/$rounds: $be $c: 1 frame ${t_one} s, $frames frames ${t_all} s" >&2
+    for b in $batches; do
+      for c in $cases; do
+        t_one=$(timed "$out/t.$be.$b.$c.1" "$be" "$b" "$c" 1)
+        t_all=$(timed "$out/t.$be.$b.$c.n" "$be" "$b" "$c" "$frames")
+        echo "round $r/$rounds: $be batch=$b $c: 1 frame ${t_one} s, $frames frames" \
+          "${t_all} s" >&2
+      done
     done
   done
 done
@@ -168,39 +176,40 @@ median() { sort -n "$1" | awk '{ v[NR] = $1 } END {
 
 cat "$out/info"
 echo
-echo "| backend | case | fps | ms/frame | start-up (1-frame run), s |"
-echo "|---------|------|----:|---------:|--------------------------:|"
+echo "| backend | batch | case | fps | ms/frame | start-up (1-frame run), s |"
+echo "|---------|------:|------|----:|---------:|--------------------------:|"
 for be in $backends; do
-  for c in $cases; do
-    t1=$(median "$out/t.$be.$c.1")
-    tn=$(median "$out/t.$be.$c.n")
-    awk -v be="$be" -v c="$c" -v n="$frames" -v t1="$t1" -v tn="$tn" -v s="$steps" 'BEGIN {
-      label["encode"] = "encode, z_sem only (inversion-steps=0)"
-      label["encode+inv"] = "encode + inversion, N=" s
-      label["encode+decode"] = "encode z_sem + decode N=" s " (noise=fixed)"
-      label["encode+inv+decode"] = "encode + inversion N=" s " + decode N=" s " (from-stream)"
-      d = tn - t1
-      if (d <= 0) printf "| %s | %s | n/a (t_%d <= t_1) | n/a | %.2f |\n", be, label[c], n, t1
-      else printf "| %s | %s | %.2f | %.1f | %.2f |\n", be, label[c], (n - 1) / d, 1000 * d / (n - 1), t1
-    }' > "$out/row.$be.$c"
-    cat "$out/row.$be.$c"
-    echo "$c $t1 $tn" >> "$out/ms.$be"
-  done
-  # derived decode-only rows: difference of two measured pipelines' ms/frame
-  for pair in "encode+decode encode" "encode+inv+decode encode+inv"; do
-    # shellcheck disable=SC2086
-    set -- $pair
-    if grep -q "^$1 " "$out/ms.$be" && grep -q "^$2 " "$out/ms.$be"; then
-      awk -v be="$be" -v n="$frames" -v a="$1" -v b="$2" -v s="$steps" '
-        { ms[$1] = 1000 * ($3 - $2) / (n - 1) }
-        END {
-          if (ms[a] <= ms[b])
-            printf "| %s | decode N=%s alone, DERIVED (%s - %s) | n/a | n/a | - |\n", be, s, a, b
-          else
-            printf "| %s | decode N=%s alone, DERIVED (%s - %s) | %.2f | %.1f | - |\n", be, s, a,
-              b, 1000 / (ms[a] - ms[b]), ms[a] - ms[b]
-        }' "$out/ms.$be"
-    fi
+  for b in $batches; do
+    for c in $cases; do
+      t1=$(median "$out/t.$be.$b.$c.1")
+      tn=$(median "$out/t.$be.$b.$c.n")
+      awk -v be="$be | $b" -v c="$c" -v n="$frames" -v t1="$t1" -v tn="$tn" -v s="$steps" 'BEGIN {
+        label["encode"] = "encode, z_sem only (inversion-steps=0)"
+        label["encode+inv"] = "encode + inversion, N=" s
+        label["encode+decode"] = "encode z_sem + decode N=" s " (noise=fixed)"
+        label["encode+inv+decode"] = "encode + inversion N=" s " + decode N=" s " (from-stream)"
+        d = tn - t1
+        if (d <= 0) printf "| %s | %s | n/a (t_%d <= t_1) | n/a | %.2f |\n", be, label[c], n, t1
+        else printf "| %s | %s | %.2f | %.1f | %.2f |\n", be, label[c], (n - 1) / d, 1000 * d / (n - 1), t1
+      }'
+      echo "$c $t1 $tn" >> "$out/ms.$be.$b"
+    done
+    # derived decode-only rows: difference of two measured pipelines' ms/frame
+    for pair in "encode+decode encode" "encode+inv+decode encode+inv"; do
+      # shellcheck disable=SC2086
+      set -- $pair
+      if grep -q "^$1 " "$out/ms.$be.$b" && grep -q "^$2 " "$out/ms.$be.$b"; then
+        awk -v be="$be | $b" -v n="$frames" -v a="$1" -v b="$2" -v s="$steps" '
+          { ms[$1] = 1000 * ($3 - $2) / (n - 1) }
+          END {
+            if (ms[a] <= ms[b])
+              printf "| %s | decode N=%s alone, DERIVED (%s - %s) | n/a | n/a | - |\n", be, s, a, b
+            else
+              printf "| %s | decode N=%s alone, DERIVED (%s - %s) | %.2f | %.1f | - |\n", be, s,
+                a, b, 1000 / (ms[a] - ms[b]), ms[a] - ms[b]
+          }' "$out/ms.$be.$b"
+      fi
+    done
   done
 done
 echo

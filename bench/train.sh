@@ -1,7 +1,8 @@
 #!/bin/sh
-# Training-step throughput (images/s) of diffae-train's step on the CPU backend (with and
-# without OPENBLAS_CORETYPE=SkylakeX), on Vulkan (lavapipe here) and of PyTorch CPU (2
-# threads) for the same configs, in one run. Prints a markdown table for doc/performance.md.
+# Training-step throughput (images/s) of diffae-train's step on the CPU backend (its built-in
+# matrix kernels, and OpenBLAS as found: DIFFAE_SGEMM=openblas), on Vulkan (lavapipe here)
+# and of PyTorch CPU (2 threads) for the same configs, in one run. Prints a markdown table
+# for doc/performance.md.
 #
 #   bench/train.sh [BUILD_DIR]        (default: build; needs /usr/bin/python3 with torch)
 #
@@ -16,6 +17,7 @@ vk_steps=${VK_STEPS:-3}
 python=${PYTHON:-/usr/bin/python3}
 backends=$(mktemp)
 trap 'rm -f "$backends"' EXIT
+export DIFFAE_QUIET=1
 echo "| config | batch | implementation | ms/step | images/s |"
 echo "|--------|------:|----------------|--------:|---------:|"
 row() {  # a JSON line on stdin -> a table row; the backend description is listed below
@@ -27,8 +29,8 @@ open(sys.argv[2], "a").write("- %s: %s\n" % (sys.argv[1], r["backend"]))' "$1" "
 }
 for config in small "$root/bench/train_fmnist32.json"; do
   env -u OPENBLAS_CORETYPE DIFFAE_BACKEND=cpu "$bench" "$config" 16 "$steps" | row "diffae cpu"
-  OPENBLAS_CORETYPE=SkylakeX DIFFAE_BACKEND=cpu "$bench" "$config" 16 "$steps" \
-    | row "diffae cpu, OPENBLAS_CORETYPE=SkylakeX"
+  DIFFAE_SGEMM=openblas DIFFAE_BACKEND=cpu "$bench" "$config" 16 "$steps" \
+    | row "diffae cpu, DIFFAE_SGEMM=openblas"
   DIFFAE_BACKEND=vulkan "$bench" "$config" 16 "$vk_steps" 1 | row "diffae vulkan"
   "$python" "$root/bench/train_torch.py" "$config" 16 "$steps" | row "pytorch"
 done

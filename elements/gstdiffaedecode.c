@@ -15,6 +15,9 @@
  * Latents of another model (a different model-id in the caps, or an x_T of another size)
  * are refused at negotiation with an error that says what did not match.
  *
+ * #GstDiffaeDecode:batch decodes that many frames together: higher throughput, that many
+ * frames minus one of latency (included in the latency query when the framerate is known).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert ! videoscale ! \
@@ -43,6 +46,7 @@ enum
   PROP_STEPS,
   PROP_NOISE,
   PROP_SEED,
+  PROP_BATCH,
 };
 
 #define DEFAULT_STEPS 20
@@ -91,6 +95,9 @@ G_DEFINE_TYPE_WITH_CODE (GstDiffaeDecode, gst_diffae_decode,
 GST_ELEMENT_REGISTER_DEFINE (diffaedecode, "diffaedecode", GST_RANK_NONE,
     GST_TYPE_DIFFAE_DECODE);
 
+static GstFlowReturn decode_frames (GstBaseTransform * trans, GstBuffer ** in,
+    GstBuffer ** out, guint n);
+
 static void
 gst_diffae_decode_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -112,6 +119,9 @@ gst_diffae_decode_set_property (GObject * object, guint prop_id,
       break;
     case PROP_SEED:
       self->seed = g_value_get_uint64 (value);
+      break;
+    case PROP_BATCH:
+      self->batch_size = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -139,6 +149,9 @@ gst_diffae_decode_get_property (GObject * object, guint prop_id,
       break;
     case PROP_SEED:
       g_value_set_uint64 (value, self->seed);
+      break;
+    case PROP_BATCH:
+      g_value_set_uint (value, self->batch_size);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -281,6 +294,7 @@ gst_diffae_decode_sink_event (GstBaseTransform * trans, GstEvent * event)
   GstCaps *caps;
   gboolean ret;
 
+  gst_diffae_batch_handle_event (&self->batch, trans, decode_frames, event);
   if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS || !self->model)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 
@@ -313,6 +327,9 @@ gst_diffae_decode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   if (!self->model)
     return FALSE;
+  /* Renegotiation (e.g. downstream asks for another format): the frames held for a batch
+   * leave first, with the caps their outputs were made for. */
+  gst_diffae_batch_drain (&self->batch, trans, decode_frames);
   if (!gst_diffae_latent_info_from_caps (&self->linfo, incaps, NULL)
       || !gst_video_info_from_caps (&self->vinfo, outcaps)
       || !gst_diffae_pixel_format (GST_VIDEO_INFO_FORMAT (&self->vinfo),
@@ -321,9 +338,7 @@ gst_diffae_decode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 
   n = (gsize) self->model_info.channels * self->model_info.image_size *
       self->model_info.image_size;
-  g_free (self->image);
   g_free (self->xt);
-  self->image = g_new (gfloat, n);
   self->xt = g_new (gfloat, n);
   self->xt_valid = FALSE;
   GST_INFO_OBJECT (self, "decoding %" GST_PTR_FORMAT " to %" GST_PTR_FORMAT,
@@ -360,44 +375,43 @@ gst_diffae_decode_transform_size (GstBaseTransform * trans,
 }
 
 /* The frame number that per-frame noise uses: from the PTS and the framerate, so that a
- * frame gets the same noise in every run and after seeks; else frames counted from start. */
+ * frame gets the same noise in every run and after seeks; else frames counted from start
+ * (`index`: this frame's count). */
 static guint64
-frame_number (GstDiffaeDecode * self, GstBuffer * buf)
+frame_number (GstDiffaeDecode * self, GstBuffer * buf, guint64 index)
 {
   if (GST_BUFFER_PTS_IS_VALID (buf) && self->linfo.fps_n > 0)
     return gst_util_uint64_scale_round (GST_BUFFER_PTS (buf),
         self->linfo.fps_n, (guint64) self->linfo.fps_d * GST_SECOND);
-  return self->frames;
+  return index;
 }
 
-static const gfloat *
-drawn_noise (GstDiffaeDecode * self, guint64 seed, guint64 stream)
+/* Copies the noise of (seed, stream) into dst, drawing it only when it is not the last
+ * drawn (noise=fixed draws once). */
+static void
+copy_drawn_noise (GstDiffaeDecode * self, guint64 seed, guint64 stream,
+    gfloat * dst, gsize len)
 {
   if (!self->xt_valid || self->xt_seed != seed || self->xt_stream != stream) {
-    gsize n = (gsize) self->model_info.channels * self->model_info.image_size *
-        self->model_info.image_size;
-    dae_gaussian_noise (seed, stream, self->xt, n);
+    dae_gaussian_noise (seed, stream, self->xt, len);
     self->xt_seed = seed;
     self->xt_stream = stream;
     self->xt_valid = TRUE;
   }
-  return self->xt;
+  memcpy (dst, self->xt, len * sizeof *dst);
 }
 
-static GstFlowReturn
-gst_diffae_decode_transform (GstBaseTransform * trans, GstBuffer * inbuf,
-    GstBuffer * outbuf)
+/* z_sem and x_T of frame i of the batch into the batch arrays; FALSE (error posted) for a
+ * corrupt latent or a stream without the x_T that noise=from-stream needs. */
+static gboolean
+gather_latent (GstDiffaeDecode * self, GstBuffer * inbuf, guint i,
+    GstDiffaeDecodeNoise noise, guint64 seed)
 {
-  GstDiffaeDecode *self = GST_DIFFAE_DECODE (trans);
-  gint64 start = g_get_monotonic_time ();
+  gsize zlen = self->model_info.z_channels;
+  gsize xlen = gst_diffae_image_floats (&self->model_info);
+  gfloat *xt = self->arrays.xt + xlen * i;
   GstDiffaeLatentMap map;
-  GstVideoFrame frame;
-  GstDiffaeDecodeNoise noise;
-  guint64 seed;
-  gint steps;
-  const gfloat *xt;
-  DaeError err = { 0 };
-  DaeStatus status;
+  gboolean has_xt;
   gchar *why = NULL;
 
   if (!gst_diffae_latent_buffer_map (inbuf, &self->linfo, GST_MAP_READ, &map,
@@ -405,8 +419,58 @@ gst_diffae_decode_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     GST_ELEMENT_ERROR (self, STREAM, DECODE, ("%s", why),
         ("buffer %" GST_PTR_FORMAT, inbuf));
     g_free (why);
-    return GST_FLOW_ERROR;
+    return FALSE;
   }
+  memcpy (self->arrays.z + zlen * i, map.z, zlen * sizeof (gfloat));
+  has_xt = map.xt != NULL;
+  if (noise == GST_DIFFAE_DECODE_NOISE_FIXED)
+    copy_drawn_noise (self, seed, 0, xt, xlen);
+  else if (noise == GST_DIFFAE_DECODE_NOISE_PER_FRAME)
+    copy_drawn_noise (self, seed, frame_number (self, inbuf, self->frames + i), xt,
+        xlen);
+  else if (map.xt)
+    memcpy (xt, map.xt, xlen * sizeof (gfloat));
+  gst_diffae_latent_buffer_unmap (&map);
+  if (noise == GST_DIFFAE_DECODE_NOISE_FROM_STREAM && !has_xt) {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE,
+        ("noise=from-stream needs x_T in the stream, but the latents carry "
+            "z_sem only (has-xt=false)"), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Decoded image i of the batch into a video frame. */
+static gboolean
+write_frame (GstDiffaeDecode * self, GstBuffer * outbuf, guint i)
+{
+  gsize image = gst_diffae_image_floats (&self->model_info);
+  GstVideoFrame frame;
+
+  if (!gst_video_frame_map (&frame, &self->vinfo, outbuf, GST_MAP_WRITE)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a video frame"),
+        (NULL));
+    return FALSE;
+  }
+  dae_float_to_pixels (self->arrays.images + image * i, self->model_info.channels,
+      self->model_info.image_size, self->pixels,
+      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+      GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
+  gst_video_frame_unmap (&frame);
+  return TRUE;
+}
+
+/* n latents to n frames through one dae_decode call (GstDiffaeBatchRun). */
+static GstFlowReturn
+decode_frames (GstBaseTransform * trans, GstBuffer ** in, GstBuffer ** out, guint n)
+{
+  GstDiffaeDecode *self = GST_DIFFAE_DECODE (trans);
+  gint64 start = g_get_monotonic_time ();
+  GstDiffaeDecodeNoise noise;
+  guint64 seed;
+  gint steps;
+  DaeError err = { 0 };
+  guint i;
 
   GST_OBJECT_LOCK (self);
   noise = self->noise;
@@ -414,49 +478,45 @@ gst_diffae_decode_transform (GstBaseTransform * trans, GstBuffer * inbuf,
   steps = self->steps;
   GST_OBJECT_UNLOCK (self);
 
-  switch (noise) {
-    case GST_DIFFAE_DECODE_NOISE_FROM_STREAM:
-      xt = map.xt;
-      break;
-    case GST_DIFFAE_DECODE_NOISE_FIXED:
-      xt = drawn_noise (self, seed, 0);
-      break;
-    default:
-      xt = drawn_noise (self, seed, frame_number (self, inbuf));
-      break;
-  }
-  if (!xt) {
-    gst_diffae_latent_buffer_unmap (&map);
-    GST_ELEMENT_ERROR (self, STREAM, DECODE,
-        ("noise=from-stream needs x_T in the stream, but the latents carry "
-            "z_sem only (has-xt=false)"), (NULL));
-    return GST_FLOW_ERROR;
-  }
-
-  status = dae_decode (self->session, 1, map.z, xt, steps, self->image, &err);
-  gst_diffae_latent_buffer_unmap (&map);
-  if (status != DAE_OK) {
+  gst_diffae_batch_arrays_ensure (&self->arrays, &self->model_info, n);
+  for (i = 0; i < n; i++)
+    if (!gather_latent (self, in[i], i, noise, seed))
+      return GST_FLOW_ERROR;
+  if (dae_decode (self->session, (int) n, self->arrays.z, self->arrays.xt, steps,
+          self->arrays.images, &err) != DAE_OK) {
     GST_DIFFAE_POST_DAE_ERROR (self, &err, "Decoding failed");
     return GST_FLOW_ERROR;
   }
-
-  if (!gst_video_frame_map (&frame, &self->vinfo, outbuf, GST_MAP_WRITE)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a video frame"),
-        (NULL));
-    return GST_FLOW_ERROR;
-  }
-  dae_float_to_pixels (self->image, self->model_info.channels,
-      self->model_info.image_size, self->pixels,
-      GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-      GST_VIDEO_FRAME_PLANE_DATA (&frame, 0));
-  gst_video_frame_unmap (&frame);
-  self->frames++;
+  for (i = 0; i < n; i++)
+    if (!write_frame (self, out[i], i))
+      return GST_FLOW_ERROR;
+  self->frames += n;
 
   gst_diffae_latency_record (GST_ELEMENT (self), &self->latency, start);
-  GST_LOG_OBJECT (self, "decoded frame %" GST_TIME_FORMAT " in %.1f ms",
-      GST_TIME_ARGS (GST_BUFFER_PTS (inbuf)),
+  GST_LOG_OBJECT (self, "decoded %u frame(s) from %" GST_TIME_FORMAT " in %.1f ms",
+      n, GST_TIME_ARGS (GST_BUFFER_PTS (in[0])),
       (g_get_monotonic_time () - start) / 1000.0);
   return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_diffae_decode_transform (GstBaseTransform * trans, GstBuffer * inbuf,
+    GstBuffer * outbuf)
+{
+  return decode_frames (trans, &inbuf, &outbuf, 1);
+}
+
+static GstFlowReturn
+gst_diffae_decode_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
+{
+  GstDiffaeDecode *self = GST_DIFFAE_DECODE (trans);
+  guint size;
+
+  GST_OBJECT_LOCK (self);
+  size = self->batch_size;
+  GST_OBJECT_UNLOCK (self);
+  return gst_diffae_batch_generate_output (&self->batch, trans,
+      GST_BASE_TRANSFORM_CLASS (parent_class), size, decode_frames, outbuf);
 }
 
 static gboolean
@@ -465,11 +525,19 @@ gst_diffae_decode_query (GstBaseTransform * trans, GstPadDirection direction,
 {
   GstDiffaeDecode *self = GST_DIFFAE_DECODE (trans);
   gboolean result;
+  guint size;
 
   if (gst_diffae_transform_latency_query (trans,
           GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-          &self->latency, &result))
+          &self->latency, &result)) {
+    GST_OBJECT_LOCK (self);
+    size = self->batch_size;
+    GST_OBJECT_UNLOCK (self);
+    if (result)
+      gst_diffae_batch_add_latency (query, size, self->linfo.fps_n,
+          self->linfo.fps_d);
     return result;
+  }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
       query);
 }
@@ -515,8 +583,9 @@ gst_diffae_decode_stop (GstBaseTransform * trans)
   GST_OBJECT_UNLOCK (self);
 
   gst_caps_replace (&self->refused_caps, NULL);
+  gst_diffae_batch_clear (&self->batch);
   gst_diffae_model_close (model, session);
-  g_clear_pointer (&self->image, g_free);
+  gst_diffae_batch_arrays_clear (&self->arrays);
   g_clear_pointer (&self->xt, g_free);
   return TRUE;
 }
@@ -527,7 +596,8 @@ gst_diffae_decode_finalize (GObject * object)
   GstDiffaeDecode *self = GST_DIFFAE_DECODE (object);
 
   gst_diffae_model_settings_clear (&self->settings);
-  g_free (self->image);
+  gst_diffae_batch_free (&self->batch);
+  gst_diffae_batch_arrays_clear (&self->arrays);
   g_free (self->xt);
   gst_caps_replace (&self->refused_caps, NULL);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -564,6 +634,7 @@ gst_diffae_decode_class_init (GstDiffaeDecodeClass * klass)
           "stream = frame number, round(PTS x framerate))", 0, G_MAXUINT64,
           DEFAULT_SEED, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
+  gst_diffae_batch_install_property (gobject_class, PROP_BATCH);
   gst_type_mark_as_plugin_api (GST_TYPE_DIFFAE_DECODE_NOISE, 0);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -582,6 +653,8 @@ gst_diffae_decode_class_init (GstDiffaeDecodeClass * klass)
   trans_class->transform_size =
       GST_DEBUG_FUNCPTR (gst_diffae_decode_transform_size);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_diffae_decode_transform);
+  trans_class->generate_output =
+      GST_DEBUG_FUNCPTR (gst_diffae_decode_generate_output);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_diffae_decode_query);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_diffae_decode_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_diffae_decode_stop);
@@ -595,5 +668,7 @@ gst_diffae_decode_init (GstDiffaeDecode * self)
   self->steps = DEFAULT_STEPS;
   self->noise = DEFAULT_NOISE;
   self->seed = DEFAULT_SEED;
+  self->batch_size = 1;
+  gst_diffae_batch_init (&self->batch);
   gst_diffae_latency_reset (&self->latency);
 }

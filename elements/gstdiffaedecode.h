@@ -6,6 +6,7 @@
 #include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
 
+#include "gstdiffaebatch.h"
 #include "gstdiffaecommon.h"
 #include "gstdiffaelatent.h"
 
@@ -43,6 +44,7 @@ struct _GstDiffaeDecode
   gint steps;
   GstDiffaeDecodeNoise noise;
   guint64 seed;
+  guint batch_size;
 
   /* between start and stop (streaming thread) */
   DaeModel *model;
@@ -51,7 +53,8 @@ struct _GstDiffaeDecode
   GstDiffaeLatentInfo linfo;
   GstVideoInfo vinfo;
   DaePixelFormat pixels;
-  gfloat *image;
+  GstDiffaeBatch batch;         /* frames waiting for a batch to fill */
+  GstDiffaeBatchArrays arrays;  /* a batch's z_sem, x_T and decoded images */
   gfloat *xt;                   /* drawn noise */
   gboolean xt_valid;            /* xt holds the noise of (xt_seed, xt_stream) */
   guint64 xt_seed, xt_stream;

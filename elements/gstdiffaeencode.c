@@ -41,6 +41,7 @@ enum
   PROP_BACKEND,
   PROP_DEVICE,
   PROP_INVERSION_STEPS,
+  PROP_BATCH,
 };
 
 #define DEFAULT_INVERSION_STEPS 20
@@ -57,6 +58,9 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS (GST_DIFFAE_LATENT_CAPS));
 
 #define gst_diffae_encode_parent_class parent_class
+static GstFlowReturn encode_frames (GstBaseTransform * trans, GstBuffer ** in,
+    GstBuffer ** out, guint n);
+
 G_DEFINE_TYPE_WITH_CODE (GstDiffaeEncode, gst_diffae_encode,
     GST_TYPE_BASE_TRANSFORM,
     GST_DEBUG_CATEGORY_INIT (gst_diffae_encode_debug, "diffaeencode", 0,
@@ -85,6 +89,11 @@ gst_diffae_encode_set_property (GObject * object, guint prop_id,
       if (had_xt != has_xt)
         gst_base_transform_reconfigure_src (GST_BASE_TRANSFORM (self));
       break;
+    case PROP_BATCH:
+      GST_OBJECT_LOCK (self);
+      self->batch_size = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -104,6 +113,11 @@ gst_diffae_encode_get_property (GObject * object, guint prop_id,
     case PROP_INVERSION_STEPS:
       GST_OBJECT_LOCK (self);
       g_value_set_int (value, self->inversion_steps);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_BATCH:
+      GST_OBJECT_LOCK (self);
+      g_value_set_uint (value, self->batch_size);
       GST_OBJECT_UNLOCK (self);
       break;
     default:
@@ -248,6 +262,7 @@ gst_diffae_encode_sink_event (GstBaseTransform * trans, GstEvent * event)
   GstCaps *caps;
   gboolean ret;
 
+  gst_diffae_batch_handle_event (&self->batch, trans, encode_frames, event);
   if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS || !self->model)
     return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 
@@ -277,10 +292,12 @@ gst_diffae_encode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 {
   GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
   gchar *why = NULL;
-  gsize plane;
 
   if (!self->model)
     return FALSE;
+  /* Renegotiation (e.g. inversion-steps turned x_T on or off): the frames held for a batch
+   * leave first, with the caps their outputs were made for. */
+  gst_diffae_batch_drain (&self->batch, trans, encode_frames);
   if (!gst_video_info_from_caps (&self->vinfo, incaps)
       || !gst_diffae_pixel_format (GST_VIDEO_INFO_FORMAT (&self->vinfo),
           &self->pixels))
@@ -295,9 +312,9 @@ gst_diffae_encode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   self->caps_inversion_steps = self->inversion_steps;
   GST_OBJECT_UNLOCK (self);
 
-  plane = (gsize) self->model_info.image_size * self->model_info.image_size;
-  g_free (self->chw);
-  self->chw = g_new (gfloat, plane * self->model_info.channels);
+  /* one frame's room from here on: prepare_output_buffer's sign of negotiated caps */
+  gst_diffae_batch_arrays_clear (&self->arrays);
+  gst_diffae_batch_arrays_ensure (&self->arrays, &self->model_info, 1);
   GST_INFO_OBJECT (self, "encoding %" GST_PTR_FORMAT " to %" GST_PTR_FORMAT,
       incaps, outcaps);
   return TRUE;
@@ -328,7 +345,7 @@ gst_diffae_encode_prepare_output_buffer (GstBaseTransform * trans,
   GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
   GstBaseTransformClass *klass = GST_BASE_TRANSFORM_GET_CLASS (trans);
 
-  if (!self->chw)
+  if (!self->arrays.images)
     return GST_FLOW_NOT_NEGOTIATED;
   *outbuf = gst_diffae_latent_buffer_new (&self->linfo);
   if (klass->copy_metadata)
@@ -336,53 +353,102 @@ gst_diffae_encode_prepare_output_buffer (GstBaseTransform * trans,
   return GST_FLOW_OK;
 }
 
-static GstFlowReturn
-gst_diffae_encode_transform (GstBaseTransform * trans, GstBuffer * inbuf,
-    GstBuffer * outbuf)
+/* Frame i of the batch into the batch's images (planar floats). */
+static gboolean
+read_frame (GstDiffaeEncode * self, GstBuffer * inbuf, guint i)
 {
-  GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
-  gint64 start = g_get_monotonic_time ();
-  gint size = self->model_info.image_size, steps;
+  gint size = self->model_info.image_size;
   GstVideoFrame frame;
-  GstDiffaeLatentMap map;
-  DaeError err = { 0 };
-  DaeStatus status;
-  gchar *why = NULL;
 
   if (!gst_video_frame_map (&frame, &self->vinfo, inbuf, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a video frame"),
         (NULL));
-    return GST_FLOW_ERROR;
+    return FALSE;
   }
   dae_pixels_to_float (GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), self->pixels,
       size, GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
-      self->model_info.channels, self->chw);
+      self->model_info.channels,
+      self->arrays.images + gst_diffae_image_floats (&self->model_info) * i);
   gst_video_frame_unmap (&frame);
+  return TRUE;
+}
+
+/* Latent i of the batch into its output buffer. */
+static gboolean
+write_latent (GstDiffaeEncode * self, GstBuffer * outbuf, guint i)
+{
+  gsize zlen = self->model_info.z_channels;
+  gsize xlen = gst_diffae_image_floats (&self->model_info);
+  GstDiffaeLatentMap map;
+  gchar *why = NULL;
 
   if (!gst_diffae_latent_buffer_map (outbuf, &self->linfo, GST_MAP_WRITE, &map,
           &why)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", why), (NULL));
     g_free (why);
-    return GST_FLOW_ERROR;
+    return FALSE;
   }
+  memcpy (map.z, self->arrays.z + zlen * i, zlen * sizeof (gfloat));
+  if (map.xt)
+    memcpy (map.xt, self->arrays.xt + xlen * i, xlen * sizeof (gfloat));
+  gst_diffae_latent_buffer_unmap (&map);
+  return TRUE;
+}
+
+/* n frames to n latents through one dae_encode call (GstDiffaeBatchRun). */
+static GstFlowReturn
+encode_frames (GstBaseTransform * trans, GstBuffer ** in, GstBuffer ** out, guint n)
+{
+  GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
+  gint64 start = g_get_monotonic_time ();
+  gboolean has_xt = self->linfo.has_xt;
+  DaeError err = { 0 };
+  gint steps;
+  guint i;
+
+  gst_diffae_batch_arrays_ensure (&self->arrays, &self->model_info, n);
+  for (i = 0; i < n; i++)
+    if (!read_frame (self, in[i], i))
+      return GST_FLOW_ERROR;
   /* Until the caps follow a change of inversion-steps, keep to the negotiated ones. */
   GST_OBJECT_LOCK (self);
   steps = self->inversion_steps > 0 ? self->inversion_steps :
       self->caps_inversion_steps;
   GST_OBJECT_UNLOCK (self);
-  status = dae_encode (self->session, 1, self->chw, map.z,
-      self->linfo.has_xt ? steps : 0, self->linfo.has_xt ? map.xt : NULL, &err);
-  gst_diffae_latent_buffer_unmap (&map);
-  if (status != DAE_OK) {
+  if (dae_encode (self->session, (int) n, self->arrays.images, self->arrays.z,
+          has_xt ? steps : 0, has_xt ? self->arrays.xt : NULL, &err) != DAE_OK) {
     GST_DIFFAE_POST_DAE_ERROR (self, &err, "Encoding failed");
     return GST_FLOW_ERROR;
   }
+  for (i = 0; i < n; i++)
+    if (!write_latent (self, out[i], i))
+      return GST_FLOW_ERROR;
 
   gst_diffae_latency_record (GST_ELEMENT (self), &self->latency, start);
-  GST_LOG_OBJECT (self, "encoded frame %" GST_TIME_FORMAT " in %.1f ms",
-      GST_TIME_ARGS (GST_BUFFER_PTS (inbuf)),
+  GST_LOG_OBJECT (self, "encoded %u frame(s) from %" GST_TIME_FORMAT " in %.1f ms",
+      n, GST_TIME_ARGS (GST_BUFFER_PTS (in[0])),
       (g_get_monotonic_time () - start) / 1000.0);
   return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_diffae_encode_transform (GstBaseTransform * trans, GstBuffer * inbuf,
+    GstBuffer * outbuf)
+{
+  return encode_frames (trans, &inbuf, &outbuf, 1);
+}
+
+static GstFlowReturn
+gst_diffae_encode_generate_output (GstBaseTransform * trans, GstBuffer ** outbuf)
+{
+  GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
+  guint size;
+
+  GST_OBJECT_LOCK (self);
+  size = self->batch_size;
+  GST_OBJECT_UNLOCK (self);
+  return gst_diffae_batch_generate_output (&self->batch, trans,
+      GST_BASE_TRANSFORM_CLASS (parent_class), size, encode_frames, outbuf);
 }
 
 static gboolean
@@ -391,11 +457,19 @@ gst_diffae_encode_query (GstBaseTransform * trans, GstPadDirection direction,
 {
   GstDiffaeEncode *self = GST_DIFFAE_ENCODE (trans);
   gboolean result;
+  guint size;
 
   if (gst_diffae_transform_latency_query (trans,
           GST_BASE_TRANSFORM_CLASS (parent_class), direction, query,
-          &self->latency, &result))
+          &self->latency, &result)) {
+    GST_OBJECT_LOCK (self);
+    size = self->batch_size;
+    GST_OBJECT_UNLOCK (self);
+    if (result)
+      gst_diffae_batch_add_latency (query, size,
+          GST_VIDEO_INFO_FPS_N (&self->vinfo), GST_VIDEO_INFO_FPS_D (&self->vinfo));
     return result;
+  }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
       query);
 }
@@ -439,8 +513,9 @@ gst_diffae_encode_stop (GstBaseTransform * trans)
   GST_OBJECT_UNLOCK (self);
 
   gst_caps_replace (&self->refused_caps, NULL);
+  gst_diffae_batch_clear (&self->batch);
   gst_diffae_model_close (model, session);
-  g_clear_pointer (&self->chw, g_free);
+  gst_diffae_batch_arrays_clear (&self->arrays);
   return TRUE;
 }
 
@@ -450,7 +525,8 @@ gst_diffae_encode_finalize (GObject * object)
   GstDiffaeEncode *self = GST_DIFFAE_ENCODE (object);
 
   gst_diffae_model_settings_clear (&self->settings);
-  g_free (self->chw);
+  gst_diffae_batch_free (&self->batch);
+  gst_diffae_batch_arrays_clear (&self->arrays);
   gst_caps_replace (&self->refused_caps, NULL);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -474,6 +550,7 @@ gst_diffae_encode_class_init (GstDiffaeEncodeClass * klass)
           "exact reconstruction", 0, MAX_STEPS, DEFAULT_INVERSION_STEPS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
+  gst_diffae_batch_install_property (gobject_class, PROP_BATCH);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -492,6 +569,8 @@ gst_diffae_encode_class_init (GstDiffaeEncodeClass * klass)
   trans_class->prepare_output_buffer =
       GST_DEBUG_FUNCPTR (gst_diffae_encode_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_diffae_encode_transform);
+  trans_class->generate_output =
+      GST_DEBUG_FUNCPTR (gst_diffae_encode_generate_output);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_diffae_encode_query);
   trans_class->start = GST_DEBUG_FUNCPTR (gst_diffae_encode_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_diffae_encode_stop);
@@ -503,5 +582,7 @@ gst_diffae_encode_init (GstDiffaeEncode * self)
 {
   gst_diffae_model_settings_init (&self->settings);
   self->inversion_steps = DEFAULT_INVERSION_STEPS;
+  self->batch_size = 1;
+  gst_diffae_batch_init (&self->batch);
   gst_diffae_latency_reset (&self->latency);
 }

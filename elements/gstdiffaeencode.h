@@ -6,6 +6,7 @@
 #include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
 
+#include "gstdiffaebatch.h"
 #include "gstdiffaecommon.h"
 #include "gstdiffaelatent.h"
 
@@ -22,6 +23,7 @@ struct _GstDiffaeEncode
   /* properties (object lock) */
   GstDiffaeModelSettings settings;
   gint inversion_steps;
+  guint batch_size;
 
   /* between start and stop (streaming thread) */
   DaeModel *model;
@@ -31,7 +33,8 @@ struct _GstDiffaeEncode
   DaePixelFormat pixels;
   GstDiffaeLatentInfo linfo;
   gint caps_inversion_steps;
-  gfloat *chw;
+  GstDiffaeBatch batch;         /* frames waiting for a batch to fill */
+  GstDiffaeBatchArrays arrays;  /* a batch's frames (planar floats), z_sem and x_T */
   gboolean error_posted;
   /* The caps last refused with an error: a sticky caps event comes again with every
    * buffer that follows, and the error is posted once. */

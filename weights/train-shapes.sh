@@ -6,8 +6,7 @@
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
 # Environment: AE_STEPS (autoencoder steps, 10000), LATENT_STEPS (20000), BUILD_DIR (build).
-# The CPU backend is used; OPENBLAS_CORETYPE is set to the kernels this machine's CPU needs
-# when Debian's OpenBLAS does not recognise it (see doc/performance.md): change it for yours.
+# The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-runs/shapes32}
@@ -15,7 +14,7 @@ build=${BUILD_DIR:-$root/build}
 train="$build/trainer/diffae-train"
 py=/usr/bin/python3
 data="$work/data"
-export DIFFAE_BACKEND=cpu OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
+export DIFFAE_BACKEND=cpu
 mkdir -p "$work"
 
 # 1. data: 50,000 training and 5,000 held-out 32x32 images with their attributes

@@ -62,7 +62,7 @@ DaeBackend *dae_backend_ref (DaeBackend * be);
 void dae_backend_unref (DaeBackend * be);
 
 DaeBackendKind dae_backend_kind (const DaeBackend * be);
-/* Human-readable description, e.g. "cpu (OpenBLAS, 2 threads)" or
+/* Human-readable description, e.g. "cpu (matrix products: avx512 8x32; OpenBLAS ...; 2 threads)" or
  * "vulkan: llvmpipe (LLVM 15.0.6, 256 bits) [cpu]". */
 const char *dae_backend_description (const DaeBackend * be);
 /* True when the backend runs on a GPU (discrete, integrated or virtual). */

@@ -216,11 +216,11 @@ sgemm_parts (const void *ctx, size_t p0, size_t p1, int thread)
   if (hi <= lo)
     return;
   if (j->split_n)               /* columns lo..hi of op(B) and of C */
-    cblas_sgemm (CblasRowMajor, j->ta, j->tb, j->m, hi - lo, j->k, j->alpha, j->a, j->lda,
+    dae_cpu_sgemm_one (j->ta, j->tb, j->m, hi - lo, j->k, j->alpha, j->a, j->lda,
         j->b + (j->tb == CblasNoTrans ? (size_t) lo : (size_t) lo * j->ldb), j->ldb, j->beta,
         j->c + lo, j->ldc);
   else                          /* rows lo..hi of op(A) and of C */
-    cblas_sgemm (CblasRowMajor, j->ta, j->tb, hi - lo, j->n, j->k, j->alpha,
+    dae_cpu_sgemm_one (j->ta, j->tb, hi - lo, j->n, j->k, j->alpha,
         j->a + (j->ta == CblasNoTrans ? (size_t) lo * j->lda : (size_t) lo), j->lda, j->b,
         j->ldb, j->beta, j->c + (size_t) lo * j->ldc, j->ldc);
 }
@@ -235,7 +235,7 @@ dae_cpu_sgemm (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, floa
   j.units = (len + SGEMM_SPLIT_ALIGN - 1) / SGEMM_SPLIT_ALIGN;
   j.parts = MIN (j.units, dae_cpu_threads ());
   if (in_task || j.parts <= 1 || (double) m * n * k < SGEMM_SPLIT_MIN) {
-    cblas_sgemm (CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    dae_cpu_sgemm_one (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   dae_cpu_parallel_for ((size_t) j.parts, (double) m * n * k / j.parts, sgemm_parts, &j);
@@ -243,22 +243,34 @@ dae_cpu_sgemm (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, floa
 
 /* OpenBLAS 0.3.21 does not know recent CPUs (e.g. Sapphire or Emerald Rapids) and falls back
  * to its SSE3 "Prescott" kernels, 3-5x slower than its AVX2/AVX-512 ones on the same CPU.
- * The library does not override the choice (OPENBLAS_CORETYPE is the user's to set); it says
- * so once per process on stderr, unless DIFFAE_QUIET=1. */
+ * The backend's own kernels (cpu_sgemm.c) avoid it on x86-64 CPUs with AVX2; where OpenBLAS
+ * still does the products (DIFFAE_SGEMM=openblas, or an older x86 CPU) and runs its generic
+ * kernels on an AVX2 CPU, the library says so once per process on stderr, unless
+ * DIFFAE_QUIET=1. OPENBLAS_CORETYPE stays the user's to set. */
 static void
-warn_generic_kernels (void)
+warn_generic_kernels (const char *sgemm)
 {
   const char *core = openblas_get_corename ();
   const char *quiet = g_getenv ("DIFFAE_QUIET");
-  if (!core || g_ascii_strcasecmp (core, "prescott") != 0 || (quiet && strcmp (quiet, "1") == 0))
+  if (strcmp (sgemm, "openblas") != 0 || !core || g_ascii_strcasecmp (core, "prescott") != 0
+      || (quiet && strcmp (quiet, "1") == 0))
     return;
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init ();
   if (__builtin_cpu_supports ("avx2"))
     fprintf (stderr, "diffae: OpenBLAS uses its generic Prescott kernels on this AVX2 CPU; "
-        "set OPENBLAS_CORETYPE=%s for 3-5x faster matrix products (DIFFAE_QUIET=1 hides "
-        "this)\n", __builtin_cpu_supports ("avx512f") ? "SkylakeX" : "Haswell");
+        "set OPENBLAS_CORETYPE=%s for 3-5x faster matrix products, or leave DIFFAE_SGEMM "
+        "unset for the built-in kernels (DIFFAE_QUIET=1 hides this)\n",
+        __builtin_cpu_supports ("avx512f") ? "SkylakeX" : "Haswell");
 #endif
+}
+
+static const char *sgemm_name;
+
+const char *
+dae_cpu_sgemm_name (void)
+{
+  return sgemm_name;
 }
 
 static gpointer
@@ -270,7 +282,8 @@ init_ops (gpointer data)
    * any other OpenBLAS user in the process single-threaded. */
   openblas_set_num_threads (1);
   dae_cpu_threads ();
-  warn_generic_kernels ();
+  sgemm_name = dae_cpu_sgemm_choose ();
+  warn_generic_kernels (sgemm_name);
   dae_cpu_register_basic (&cpu_ops);
   dae_cpu_register_gemm (&cpu_ops);
   dae_cpu_register_norm (&cpu_ops);
@@ -405,7 +418,8 @@ dae_cpu_backend_open (const DaeBackendOptions * opts, DaeBackend ** out, DaeErro
   be->kind = DAE_BACKEND_CPU;
   be->is_gpu = false;
   g_snprintf (be->description, sizeof be->description,
-      "cpu (%s, %d threads)", openblas_get_config (), dae_cpu_threads ());
+      "cpu (matrix products: %s; %s; %d threads)", sgemm_name, openblas_get_config (),
+      dae_cpu_threads ());
   *out = be;
   return DAE_OK;
 }

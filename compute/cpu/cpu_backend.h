@@ -55,6 +55,18 @@ void dae_cpu_parallel_for (size_t n, double cost, DaeCpuRangeFn fn, const void *
 void dae_cpu_sgemm (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
     const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* The same on the calling thread alone: the built-in kernels of cpu_sgemm.c, or OpenBLAS. */
+void dae_cpu_sgemm_one (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k,
+    float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
+    int ldc);
+
+/* Picks the kernels for dae_cpu_sgemm_one once, when the backend first opens: AVX-512, else
+ * AVX2+FMA, else OpenBLAS; DIFFAE_SGEMM=openblas forces OpenBLAS, =avx2 the AVX2 kernels.
+ * Returns the choice's name ("avx512 8x32", "avx2 6x16" or "openblas"). */
+const char *dae_cpu_sgemm_choose (void);
+/* The choice made, NULL before the backend first opened. */
+const char *dae_cpu_sgemm_name (void);
+
 /* Elements a loop should have before it runs threaded: handing out a job costs a few
  * microseconds, a memory-bound loop does about 1-2 elements per nanosecond. */
 #define DAE_CPU_PARALLEL_MIN 32768

@@ -1,7 +1,7 @@
 /* CPU: linear layers and 2-D convolutions (ksize 1 or 3, padding k/2, stride 1).
  *
- * Everything is OpenBLAS sgemm, single-threaded per call; the threads are OpenMP's (see
- * cpu_backend.h). A convolution is a GEMM over "columns", the pixels of all samples in order
+ * Everything is single-threaded sgemm calls (the built-in kernels of cpu_sgemm.c, or
+ * OpenBLAS) on the backend's thread pool (see cpu_backend.h). A convolution is a GEMM over "columns", the pixels of all samples in order
  * (column j = pixel j % HW of sample j / HW), cut into blocks: a part of one sample's pixels,
  * or several whole samples when images are small (8x8, 4x4), so that every GEMM is wide
  * enough and every im2col buffer small enough to stay in cache.
