@@ -10,11 +10,13 @@
  * of op(A), the block is packed into MR-high strips; a register-blocked micro-kernel then
  * computes each MR x NR tile of C over the slice with broadcast-and-FMA. Packing pads with
  * zeros, so the kernel always runs whole tiles; tiles that overhang C are written through a
- * small buffer. With few rows of A (at most B_IN_PLACE_ROWS, e.g. a convolution's output
- * channels) B is read in place instead of packed: packing costs about as much per element
- * as the kernel's work on it there (one thread, 32 x 1024 x 288: 109 GFLOP/s packed, 141 in
- * place; from 128 rows on it makes no difference). Sizes: the B strip (KC x NR) stays in L1 while the kernel walks down the A
+ * small buffer. Sizes: the B strip (KC x NR) stays in L1 while the kernel walks down the A
  * block (MC x KC, in L2).
+ *
+ * With few rows of A (at most B_IN_PLACE_ROWS, e.g. a convolution's output channels) B is
+ * read in place instead of packed: packing costs about as much per element as the kernel's
+ * work on it there (one thread, 32 x 1024 x 288: 109 GFLOP/s packed, 141 in place; from 128
+ * rows on it makes no difference).
  *
  * Every element of C sums over K in the same order (slice by slice, p ascending inside a
  * slice) whatever the shape of the call around it, so results repeat from run to run. */
