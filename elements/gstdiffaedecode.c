@@ -323,7 +323,6 @@ gst_diffae_decode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
   GstDiffaeDecode *self = GST_DIFFAE_DECODE (trans);
-  gsize n;
 
   if (!self->model)
     return FALSE;
@@ -336,10 +335,8 @@ gst_diffae_decode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
           &self->pixels))
     return FALSE;
 
-  n = (gsize) self->model_info.channels * self->model_info.image_size *
-      self->model_info.image_size;
   g_free (self->xt);
-  self->xt = g_new (gfloat, n);
+  self->xt = g_new (gfloat, gst_diffae_image_floats (&self->model_info));
   self->xt_valid = FALSE;
   GST_INFO_OBJECT (self, "decoding %" GST_PTR_FORMAT " to %" GST_PTR_FORMAT,
       incaps, outcaps);
