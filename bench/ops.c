@@ -43,6 +43,11 @@ static const Case cases[] = {
   {CONV3_BWD, 8, 256, 256, 16, "conv3x3 bwd"},
   {CONV3_BWD, 1, 512, 512, 8, "conv3x3 bwd"},
   {CONV3_BWD, 8, 512, 512, 8, "conv3x3 bwd"},
+  /* the shipped 32x32 models' widest and narrowest levels at their training batch (32) */
+  {CONV3_FWD, 32, 32, 32, 32, "conv3x3 fwd"},
+  {CONV3_FWD, 32, 64, 64, 8, "conv3x3 fwd"},
+  {CONV3_BWD, 32, 32, 32, 32, "conv3x3 bwd"},
+  {CONV3_BWD, 32, 64, 64, 8, "conv3x3 bwd"},
   /* attention's qkv (C -> 3C) and proj_out (C -> C) 1x1 convolutions at 16x16 and 8x8 */
   {CONV1_FWD, 1, 256, 768, 16, "qkv 1x1"},
   {CONV1_FWD, 8, 256, 768, 16, "qkv 1x1"},

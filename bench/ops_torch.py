@@ -15,6 +15,9 @@ CASES = [("conv3x3 fwd", n, c, c, hw) for c, hw in ((64, 64), (128, 32), (256, 1
          for n in (1, 8)]
 CASES += [("conv3x3 bwd", n, c, c, hw) for c, hw in ((64, 64), (128, 32), (256, 16), (512, 8))
           for n in (1, 8)]
+# the shipped 32x32 models' widest and narrowest levels at their training batch (32)
+CASES += [(label, 32, c, c, hw) for label in ("conv3x3 fwd", "conv3x3 bwd")
+          for c, hw in ((32, 32), (64, 8))]
 CASES += [("qkv 1x1", 1, 256, 768, 16), ("qkv 1x1", 8, 256, 768, 16),
           ("proj 1x1", 8, 256, 256, 16), ("qkv 1x1", 8, 512, 1536, 8),
           ("linear", 1, 512, 512, 1), ("linear", 8, 512, 512, 1), ("linear", 64, 512, 512, 1)]

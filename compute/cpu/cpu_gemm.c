@@ -137,6 +137,30 @@ shifted_range (float *d, const float *src, int h, int w, int dy, int dx, size_t 
   }
 }
 
+/* shifted_range over a whole plane (p0 = 0, p1 = h w), without its per-segment arithmetic:
+ * at 8x8 and 16x16 the segments are 8-16 floats and that arithmetic (a division, clamps and
+ * a memcpy call per image row) cost more than the copies. */
+static void
+shifted_plane (float *restrict d, const float *restrict src, int h, int w, int dy, int dx)
+{
+  const int va = MAX (0, -dx), vb = MIN (w, w - dx);   /* x + dx inside [0, w) */
+  for (int y = 0; y < h; y++, d += w) {
+    const int sy = y + dy;
+    if (sy < 0 || sy >= h) {
+      for (int x = 0; x < w; x++)
+        d[x] = 0.0f;
+      continue;
+    }
+    const float *s = src + (size_t) sy * w + dx;
+    for (int x = 0; x < va; x++)
+      d[x] = 0.0f;
+    for (int x = va; x < vb; x++)
+      d[x] = s[x];
+    for (int x = vb; x < w; x++)
+      d[x] = 0.0f;
+  }
+}
+
 /* The adjoint of shifted_range: plane[y + dy][x + dx] += s[p - p0] wherever inside. */
 static void
 add_shifted_range (float *plane, const float *s, int h, int w, int dy, int dx, size_t p0,
@@ -154,6 +178,21 @@ add_shifted_range (float *plane, const float *s, int h, int w, int dy, int dx, s
         o[x - va] += r[x - x0];
     }
     p += (size_t) (x1 - x0);
+  }
+}
+
+/* add_shifted_range over a whole plane (see shifted_plane). */
+static void
+add_shifted_plane (float *restrict plane, const float *restrict s, int h, int w, int dy, int dx)
+{
+  const int va = MAX (0, -dx), vb = MIN (w, w - dx);
+  for (int y = 0; y < h; y++, s += w) {
+    const int py = y + dy;
+    if (py < 0 || py >= h)
+      continue;
+    float *o = plane + (size_t) py * w + dx;
+    for (int x = va; x < vb; x++)
+      o[x] += s[x];
   }
 }
 
@@ -188,13 +227,16 @@ im2col_rows (const void *ctx, size_t r0, size_t r1, int thread)
   const size_t hw = (size_t) sh->hw, b0 = pk->b0, b1 = pk->b1;
   (void) thread;
   for (int r = (int) r0; r < (int) r1; r++) {
-    int c = r / sh->taps, tap = r % sh->taps;
+    int c = r / sh->taps, tap = r % sh->taps, dy = tap / sh->k - pad, dx = tap % sh->k - pad;
     for (size_t i = b0 / hw; i * hw < b1; i++) {
       size_t p0, p1;
       sample_part (sh, b0, b1, i, &p0, &p1);
-      shifted_range (pk->m + (size_t) (r - pk->r0) * pk->ld + (i * hw + p0 - b0),
-          pk->src + ((size_t) i * pk->channels + c) * hw, sh->h, sh->w, tap / sh->k - pad,
-          tap % sh->k - pad, p0, p1);
+      float *d = pk->m + (size_t) (r - pk->r0) * pk->ld + (i * hw + p0 - b0);
+      const float *plane = pk->src + ((size_t) i * pk->channels + c) * hw;
+      if (p0 == 0 && p1 == hw)
+        shifted_plane (d, plane, sh->h, sh->w, dy, dx);
+      else
+        shifted_range (d, plane, sh->h, sh->w, dy, dx, p0, p1);
     }
   }
 }
@@ -228,9 +270,13 @@ col2im_cols (float *t, const float *dcol, size_t ld, int channels, int c0, int c
       for (size_t i = b0 / hw; i * hw < b1; i++) {
         size_t p0, p1;
         sample_part (sh, b0, b1, i, &p0, &p1);
-        add_shifted_range (t + ((size_t) i * channels + c) * hw,
-            dcol + ((size_t) (c - c0) * sh->taps + tap) * ld + (i * hw + p0 - b0),
-            sh->h, sh->w, tap / sh->k - pad, tap % sh->k - pad, p0, p1);
+        float *plane = t + ((size_t) i * channels + c) * hw;
+        const float *s = dcol + ((size_t) (c - c0) * sh->taps + tap) * ld + (i * hw + p0 - b0);
+        int dy = tap / sh->k - pad, dx = tap % sh->k - pad;
+        if (p0 == 0 && p1 == hw)
+          add_shifted_plane (plane, s, sh->h, sh->w, dy, dx);
+        else
+          add_shifted_range (plane, s, sh->h, sh->w, dy, dx, p0, p1);
       }
 }
 
