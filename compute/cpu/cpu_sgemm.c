@@ -166,16 +166,26 @@ pack_b (CBLAS_TRANSPOSE tb, const float *b, int ldb, int p0, int kc, int j0, int
 {
   for (int s = 0; s < nc; s += nr, dst += (size_t) kc * nr) {
     int cols = MIN (nr, nc - s);
-    for (int p = 0; p < kc; p++) {
-      float *d = dst + (size_t) p * nr;
-      if (tb == CblasNoTrans) {
+    if (tb == CblasNoTrans) {
+      for (int p = 0; p < kc; p++) {
+        float *d = dst + (size_t) p * nr;
         memcpy (d, b + (size_t) (p0 + p) * ldb + j0 + s, (size_t) cols * sizeof *d);
-      } else {
-        const float *src = b + (size_t) (j0 + s) * ldb + p0 + p;
-        for (int j = 0; j < cols; j++)
-          d[j] = src[(size_t) j * ldb];
+        memset (d + cols, 0, (size_t) (nr - cols) * sizeof *d);
       }
-      memset (d + cols, 0, (size_t) (nr - cols) * sizeof *d);
+      continue;
+    }
+    /* op(B) = B^T: column j of the strip is row j0 + s + j of B, read along its length
+     * (one stream at a time; the strip, KC x NR, stays in L1 for the scattered writes) */
+    for (int j = 0; j < nr; j++) {
+      float *d = dst + j;
+      if (j >= cols) {
+        for (int p = 0; p < kc; p++)
+          d[(size_t) p * nr] = 0.0f;
+        continue;
+      }
+      const float *src = b + (size_t) (j0 + s + j) * ldb + p0;
+      for (int p = 0; p < kc; p++)
+        d[(size_t) p * nr] = src[p];
     }
   }
 }
