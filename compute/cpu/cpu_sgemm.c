@@ -54,6 +54,9 @@ typedef struct {
   KernelFn kernel;
 } SgemmIsa;
 
+/* The kernels dae_cpu_sgemm_choose picked (NULL: OpenBLAS). */
+static const SgemmIsa *chosen_isa;
+
 /* ---- micro-kernels ----------------------------------------------------------------------- */
 
 #ifdef HAVE_X86_KERNELS
@@ -132,6 +135,57 @@ static const SgemmIsa isa_avx2 = { "avx2 6x16", 6, 16, kernel_avx2_6x16 };
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
+#ifdef HAVE_X86_KERNELS
+/* dst[q][r] = src[r][q] for an 8 x 8 block (rows lds and ldd floats apart). */
+__attribute__((target ("avx2")))
+static void
+transpose_8x8 (const float *src, size_t lds, float *dst, size_t ldd)
+{
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; i++)
+    r[i] = _mm256_loadu_ps (src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps (r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps (r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps (t[i], t[i + 2], _MM_SHUFFLE (1, 0, 1, 0));
+    r[i + 1] = _mm256_shuffle_ps (t[i], t[i + 2], _MM_SHUFFLE (3, 2, 3, 2));
+    r[i + 2] = _mm256_shuffle_ps (t[i + 1], t[i + 3], _MM_SHUFFLE (1, 0, 1, 0));
+    r[i + 3] = _mm256_shuffle_ps (t[i + 1], t[i + 3], _MM_SHUFFLE (3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    _mm256_storeu_ps (dst + i * ldd, _mm256_permute2f128_ps (r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps (dst + (i + 4) * ldd, _mm256_permute2f128_ps (r[i], r[i + 4], 0x31));
+  }
+}
+#endif
+
+/* dst[p * stride + r] = src[r * lds + p] for rows r < rows, p < kc: `rows` rows that run along
+ * K, interleaved into a packed strip (the packing of A not transposed and of B transposed).
+ * Whole 8 x 8 blocks go through transpose_8x8 when the kernels run (their CPUs have AVX2):
+ * the scalar loop's strided stores were most of the packing time of a convolution's weight
+ * gradient. */
+static void
+interleave_rows (float *dst, int stride, const float *src, size_t lds, int rows, int kc)
+{
+  int r0 = 0, p8 = 0;
+#ifdef HAVE_X86_KERNELS
+  if (chosen_isa) {
+    p8 = kc / 8 * 8;
+    for (; r0 + 8 <= rows; r0 += 8)
+      for (int p = 0; p < p8; p += 8)
+        transpose_8x8 (src + r0 * lds + p, lds, dst + (size_t) p * stride + r0,
+            (size_t) stride);
+  }
+#endif
+  for (int r = 0; r < rows; r++) {
+    const float *sr = src + r * lds;
+    for (int p = r < r0 ? p8 : 0; p < kc; p++)
+      dst[(size_t) p * stride + r] = sr[p];
+  }
+}
+
 /* Rows [i0, i0 + mc) x K range [p0, p0 + kc) of op(A) into strips of mr rows: strip s holds
  * dst[s][p][i] = op(A)[i0 + s mr + i][p0 + p], rows past mc zero. */
 static void
@@ -140,16 +194,14 @@ pack_a (CBLAS_TRANSPOSE ta, const float *a, int lda, int i0, int mc, int p0, int
 {
   for (int s = 0; s < mc; s += mr, dst += (size_t) kc * mr) {
     int rows = MIN (mr, mc - s);
+    if (ta == CblasNoTrans)
+      interleave_rows (dst, mr, a + (size_t) (i0 + s) * lda + p0, (size_t) lda, rows, kc);
     for (int i = 0; i < mr; i++) {
       float *d = dst + i;
       if (i >= rows) {
         for (int p = 0; p < kc; p++)
           d[(size_t) p * mr] = 0.0f;
-      } else if (ta == CblasNoTrans) {
-        const float *src = a + (size_t) (i0 + s + i) * lda + p0;
-        for (int p = 0; p < kc; p++)
-          d[(size_t) p * mr] = src[p];
-      } else {
+      } else if (ta == CblasTrans) {
         const float *src = a + (size_t) p0 * lda + i0 + s + i;
         for (int p = 0; p < kc; p++)
           d[(size_t) p * mr] = src[(size_t) p * lda];
@@ -174,19 +226,11 @@ pack_b (CBLAS_TRANSPOSE tb, const float *b, int ldb, int p0, int kc, int j0, int
       }
       continue;
     }
-    /* op(B) = B^T: column j of the strip is row j0 + s + j of B, read along its length
-     * (one stream at a time; the strip, KC x NR, stays in L1 for the scattered writes) */
-    for (int j = 0; j < nr; j++) {
-      float *d = dst + j;
-      if (j >= cols) {
-        for (int p = 0; p < kc; p++)
-          d[(size_t) p * nr] = 0.0f;
-        continue;
-      }
-      const float *src = b + (size_t) (j0 + s + j) * ldb + p0;
+    /* op(B) = B^T: column j of the strip is row j0 + s + j of B */
+    interleave_rows (dst, nr, b + (size_t) (j0 + s) * ldb + p0, (size_t) ldb, cols, kc);
+    for (int j = cols; j < nr; j++)
       for (int p = 0; p < kc; p++)
-        d[(size_t) p * nr] = src[p];
-    }
+        dst[(size_t) p * nr + j] = 0.0f;
   }
 }
 
@@ -311,8 +355,6 @@ sgemm_packed (const SgemmIsa * isa, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int 
 }
 
 /* ---- choice ------------------------------------------------------------------------------ */
-
-static const SgemmIsa *chosen_isa;
 
 const char *
 dae_cpu_sgemm_choose (void)
