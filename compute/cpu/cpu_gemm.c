@@ -80,8 +80,11 @@ make_blocks (const ConvShape * sh, size_t target, int min_count)
   else
     B.spb = (int) MIN ((size_t) sh->n, target / hw);
   B.count = B.parts > 1 ? sh->n * B.parts : (sh->n + B.spb - 1) / B.spb;
-  if (B.count < min_count && B.spb > 1) {       /* fewer samples per block */
-    B.spb = MAX (1, sh->n / min_count);
+  if (B.spb > 1 && min_count > 1) {
+    /* whole samples per block: a multiple of min_count blocks of equal size, so that no
+     * thread waits for another (32 samples of 8x8 were cut 28 + 4) */
+    int count = (B.count + min_count - 1) / min_count * min_count;
+    B.spb = MAX (1, (sh->n + count - 1) / count);
     B.count = (sh->n + B.spb - 1) / B.spb;
   }
   if (B.count < min_count && B.parts * sh->n < min_count) {     /* cut samples */
