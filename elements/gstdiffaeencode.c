@@ -312,8 +312,8 @@ gst_diffae_encode_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   self->caps_inversion_steps = self->inversion_steps;
   GST_OBJECT_UNLOCK (self);
 
-  /* one frame's room from here on: prepare_output_buffer's sign of negotiated caps */
-  gst_diffae_batch_arrays_clear (&self->arrays);
+  /* one frame's room from here on: prepare_output_buffer's sign of negotiated caps (the
+   * arrays keep their size until stop: the model does not change before it) */
   gst_diffae_batch_arrays_ensure (&self->arrays, &self->model_info, 1);
   GST_INFO_OBJECT (self, "encoding %" GST_PTR_FORMAT " to %" GST_PTR_FORMAT,
       incaps, outcaps);

@@ -265,13 +265,8 @@ warn_generic_kernels (const char *sgemm)
 #endif
 }
 
+/* The kernels' name, for the backend's description (set once by init_ops). */
 static const char *sgemm_name;
-
-const char *
-dae_cpu_sgemm_name (void)
-{
-  return sgemm_name;
-}
 
 static gpointer
 init_ops (gpointer data)

@@ -64,8 +64,6 @@ void dae_cpu_sgemm_one (CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, in
  * AVX2+FMA, else OpenBLAS; DIFFAE_SGEMM=openblas forces OpenBLAS, =avx2 the AVX2 kernels.
  * Returns the choice's name ("avx512 8x32", "avx2 6x16" or "openblas"). */
 const char *dae_cpu_sgemm_choose (void);
-/* The choice made, NULL before the backend first opened. */
-const char *dae_cpu_sgemm_name (void);
 
 /* Elements a loop should have before it runs threaded: handing out a job costs a few
  * microseconds, a memory-bound loop does about 1-2 elements per nanosecond. */
