@@ -11,6 +11,10 @@
 //   OP_SUM_PARTIALS    y[e] += sum over s of x[s*count + e], in a fixed order
 //   OP_BIAS_GRAD       row sums of dY (N, C, P): sums over chunks of (n, p) per channel
 //   OP_FLIP_WEIGHTS    W~ (Cin, Cout*KK) for OP_CONV_BWD_DATA's vec4 loads
+// With TEXEL (the _texel variants, lavapipe profile with vec4 loads of A), the GEMM's A
+// (binding 0) is read through a vec4 texel view and its B (binding 1) through a float one
+// (DAE_VK_TEXEL_BINDING in compute/vulkan/vk_backend.h): Mesa 22.3's llvmpipe compiles a
+// texel fetch to one gather, a storage-buffer load to a loop over the SIMD lanes.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -81,6 +85,18 @@ DAE_PARAMS_BEGIN
   uint flipped;               // OP_CONV_BWD_DATA: weights already flipped (OP_FLIP_WEIGHTS)
 DAE_PARAMS_END
 
+// A4(i): vec4 i of binding 0; B(name, i): float i of binding 1, declared as name.
+#ifdef TEXEL
+layout(set = 0, binding = 8) uniform samplerBuffer a_texels;
+layout(set = 0, binding = 9) uniform samplerBuffer b_texels;
+#define A4(i) texelFetch(a_texels, int(i))
+#define B(name, i) texelFetch(b_texels, int(i)).r
+#else
+layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 a_vec4s[]; };
+#define A4(i) a_vec4s[i]
+#define B(name, i) name[i]
+#endif
+
 // q = a / d for a, d < 2^24 with inv_d = 1/d: a float estimate corrected by one step, so
 // that no integer division runs per element (lavapipe scalarises vector divisions).
 uint fast_div(uint a, uint d, float inv_d) {
@@ -93,7 +109,6 @@ uint fast_div(uint a, uint d, float inv_d) {
 #if defined(OP_CONV_FWD) || defined(OP_CONV_BWD_DATA)
 
 DAE_BUFFER_RO(0, Wt)
-layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 Wt4[]; };
 DAE_BUFFER_RO(1, T)           // X (forward) or dY (input gradient)
 DAE_BUFFER(2, Out)            // Y or dX
 DAE_BUFFER_RO(3, bias)
@@ -123,13 +138,13 @@ ColInfo col_info(uint j) {
 float load_b(KInfo k, ColInfo c) {
   int yy = c.y + k.dy, xx = c.x + k.dx;
   bool inside = uint(yy) < p.h && uint(xx) < p.w;
-  float v = T[c.off + k.ch * p.hw + (inside ? uint(yy) * p.w + uint(xx) : 0u)];
+  float v = B(T, c.off + k.ch * p.hw + (inside ? uint(yy) * p.w + uint(xx) : 0u));
   return inside ? v : 0.0;
 }
 
 #if defined(OP_CONV_FWD)
 float load_a(uint i, KInfo k) { return Wt[p.base[0] + (i * p.cin + k.ch) * KK + k.t]; }
-vec4 load_a4(uint i, KInfo k) { return Wt4[(p.base[0] + (i * p.cin + k.ch) * KK + k.t) / 4u]; }
+vec4 load_a4(uint i, KInfo k) { return A4((p.base[0] + (i * p.cin + k.ch) * KK + k.t) / 4u); }
 #else
 // Wt holds the flipped weights (Cin, Cout*KK) when p.flipped (the vec4 path), else the
 // layer's own (Cout, Cin, KS, KS).
@@ -138,7 +153,7 @@ float load_a(uint i, KInfo k) {
     return Wt[p.base[0] + (i * p.cout + k.ch) * KK + k.t];
   return Wt[p.base[0] + (k.ch * p.cin + i) * KK + (KK - 1u - k.t)];
 }
-vec4 load_a4(uint i, KInfo k) { return Wt4[(p.base[0] + (i * p.cout + k.ch) * KK + k.t) / 4u]; }
+vec4 load_a4(uint i, KInfo k) { return A4((p.base[0] + (i * p.cout + k.ch) * KK + k.t) / 4u); }
 #endif
 
 #include "gemm_tile.glsl"
@@ -176,7 +191,6 @@ void main() {
 DAE_BUFFER_RO(0, dY)
 DAE_BUFFER_RO(1, X)
 DAE_BUFFER(2, Out)            // dW (one split) or the partials (nsplit, Cout, Cin*KK)
-layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 dY4[]; };
 
 struct KInfo { uint a_off, x_off; int y, x; };  // k = (n, pixel (y, x))
 struct ColInfo { uint off; int dy, dx; };       // j = (ci, tap)
@@ -194,12 +208,12 @@ ColInfo col_info(uint j) {
 }
 
 float load_a(uint i, KInfo k) { return dY[k.a_off + i * p.hw]; }
-vec4 load_a4(uint i, KInfo k) { return dY4[(k.a_off + i * p.hw) / 4u]; }
+vec4 load_a4(uint i, KInfo k) { return A4((k.a_off + i * p.hw) / 4u); }
 
 float load_b(KInfo k, ColInfo c) {
   int yy = k.y + c.dy, xx = k.x + c.dx;
   bool inside = uint(yy) < p.h && uint(xx) < p.w;
-  float v = X[k.x_off + c.off + (inside ? uint(yy) * p.w + uint(xx) : 0u)];
+  float v = B(X, k.x_off + c.off + (inside ? uint(yy) * p.w + uint(xx) : 0u));
   return inside ? v : 0.0;
 }
 

@@ -6,7 +6,9 @@
  *    gradients) against the reference backward;
  *  - every backend against the first one (the CPU backend by default);
  *  - on Vulkan, dae_vk_gemm itself (transposes, batches, offsets, alpha, beta) and both
- *    tiling profiles (the device's own and the other one, forced by $DIFFAE_VK_PROFILE). */
+ *    tiling profiles (the device's own and the other one, forced by $DIFFAE_VK_PROFILE); the
+ *    lavapipe profile both with texel views and with storage-buffer loads only
+ *    ($DIFFAE_VK_TEXEL=0). */
 #include "test_util.h"
 #include "ref/ref_gemm.h"
 #include "vulkan/vk_gemm.h"
@@ -22,24 +24,33 @@
 #define BWD_TOL 1e-4
 #define FD_TOL 1e-6
 
-/* A backend under test; Vulkan appears twice, once per tiling profile. */
+/* A backend under test; Vulkan appears three times: per tiling profile, and the lavapipe
+ * profile once more without texel views. */
 typedef struct {
   DaeBackend *be;
   DaeStream *s;
   const char *name;
   const char *profile;          /* value of $DIFFAE_VK_PROFILE while it runs, or NULL */
+  const char *texel;            /* value of $DIFFAE_VK_TEXEL while it runs, or NULL */
 } Target;
 
-static Target targets[4];
+static Target targets[8];
 static int ntargets;
+
+static void
+set_or_unset (const char *var, const char *value)
+{
+  if (value)
+    g_setenv (var, value, TRUE);
+  else
+    g_unsetenv (var);
+}
 
 static void
 target_enter (const Target * t)
 {
-  if (t->profile)
-    g_setenv ("DIFFAE_VK_PROFILE", t->profile, TRUE);
-  else
-    g_unsetenv ("DIFFAE_VK_PROFILE");
+  set_or_unset ("DIFFAE_VK_PROFILE", t->profile);
+  set_or_unset ("DIFFAE_VK_TEXEL", t->texel);
 }
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -490,6 +501,28 @@ test_vk_gemm (const Target * t, const GemmCase * g, DaeTestRng * r)
 
 /* ---- main -------------------------------------------------------------------------------- */
 
+/* The lavapipe profile takes the texel-view variants where A can be read as vec4 (so the
+ * convolution cases above with K % 4 == 0 ran them), and not with $DIFFAE_VK_TEXEL=0. */
+static void
+test_texel_choice (const Target * t)
+{
+  if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN || !dae_vk_dev (t->be)->texel_views)
+    return;
+  bool cpu_profile = t->profile ? strcmp (t->profile, "cpu") == 0 : !dae_backend_is_gpu (t->be);
+  if (!cpu_profile)
+    return;
+  target_enter (t);
+  DaeVkTiles with_vec4 = dae_vk_gemm_tiles (t->s, 64, 256, true, true);
+  DaeVkTiles no_vec4 = dae_vk_gemm_tiles (t->s, 64, 256, false, true);
+  DaeVkTiles no_variant = dae_vk_gemm_tiles (t->s, 64, 256, true, false);
+  bool want = !t->texel;
+  CHECK (with_vec4.texel == want, "%s: texel variant %s", t->name, want ? "not taken" : "taken");
+  if (g_getenv ("DIFFAE_TEST_VERBOSE"))
+    fprintf (stderr, "  texel variant on %s: %s\n", t->name, with_vec4.texel ? "yes" : "no");
+  CHECK (!no_vec4.texel && !no_variant.texel, "%s: texel variant taken without vec4 loads "
+      "of A or without a texel shader", t->name);
+}
+
 static void
 run_all (DaeTestRng * r)
 {
@@ -569,17 +602,20 @@ main (void)
     if (!CHECK_OK (dae_stream_new (bes[i], &s, &err), &err))
       continue;
     bool is_vk = dae_backend_kind (bes[i]) == DAE_BACKEND_VULKAN;
-    targets[ntargets++] = (Target) { bes[i], s, is_vk ? "vulkan" : "cpu", NULL };
+    targets[ntargets++] = (Target) { bes[i], s, is_vk ? "vulkan" : "cpu", NULL, NULL };
     if (is_vk) {
       /* The profile the device would not choose by itself, so both are tested here. */
       const char *other = dae_backend_is_gpu (bes[i]) ? "cpu" : "gpu";
       targets[ntargets++] = (Target) { bes[i], s,
-        dae_backend_is_gpu (bes[i]) ? "vulkan/cpu-tiles" : "vulkan/gpu-tiles", other };
+        dae_backend_is_gpu (bes[i]) ? "vulkan/cpu-tiles" : "vulkan/gpu-tiles", other, NULL };
+      targets[ntargets++] = (Target) { bes[i], s, "vulkan/cpu-tiles-no-texel", "cpu", "0" };
     }
   }
   DaeTestRng r;
   dae_test_rng_seed (&r, 42);
   run_all (&r);
+  for (int i = 0; i < ntargets; i++)
+    test_texel_choice (&targets[i]);
   for (int i = 0; i < ntargets; i++) {
     if (i > 0 && targets[i].s == targets[i - 1].s)
       continue;                 /* the second profile of the same stream */

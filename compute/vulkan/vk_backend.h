@@ -18,6 +18,12 @@
  * their binding (bindings start at the alignment the device needs); the op's own parameters
  * follow (at most DAE_VK_MAX_PARAMS bytes). */
 #define DAE_VK_MAX_BINDINGS 8
+/* After the storage buffers come DAE_VK_TEXEL_VIEWS uniform texel buffers: binding
+ * DAE_VK_TEXEL_BINDING + i views the tensor of binding i (i < DAE_VK_TEXEL_VIEWS) as floats
+ * or vec4s, for the shaders that ask for it (dae_vk_dispatch_texels). Lavapipe (Mesa 22.3) compiles a
+ * texel fetch to a gather but a storage-buffer load to a loop over the SIMD lanes. */
+#define DAE_VK_TEXEL_BINDING DAE_VK_MAX_BINDINGS
+#define DAE_VK_TEXEL_VIEWS 2
 #define DAE_VK_PUSH_BYTES 128
 #define DAE_VK_MAX_PARAMS (DAE_VK_PUSH_BYTES - 4 * DAE_VK_MAX_BINDINGS)
 #define DAE_VK_MAX_SPEC 8
@@ -61,6 +67,7 @@ typedef struct {
   uint32_t staging_type;        /* host-visible, coherent */
   VkDeviceSize heap_size;       /* of device_type's heap */
   VkDeviceSize align;           /* binding offset alignment (>= 256) */
+  gboolean texel_views;         /* R32 and R32G32B32A32 float uniform texel buffers work */
   DaeVkBlock *dummy;            /* bound to unused binding slots */
   /* pipelines */
   GMutex pipe_lock;
@@ -132,6 +139,14 @@ typedef struct {
 void dae_vk_dispatch (DaeStream * s, const char *name, const uint32_t * spec, int nspec,
     const DaeVkArg * args, int nargs, const void *params, size_t params_size,
     uint32_t groups_x, uint32_t groups_y, uint32_t groups_z);
+/* As dae_vk_dispatch, and binding DAE_VK_TEXEL_BINDING + i is a texel view of argument i
+ * (a tensor) with texel[i] floats per texel (1 or 4; 0: none), i < DAE_VK_TEXEL_VIEWS. The
+ * device must have texel views (DaeVkDevice.texel_views); a view of 4 floats needs the
+ * tensor's offset in its binding to be a multiple of 4. */
+void dae_vk_dispatch_texels (DaeStream * s, const char *name, const uint32_t * spec, int nspec,
+    const DaeVkArg * args, int nargs, const uint8_t * texel,
+    const void *params, size_t params_size, uint32_t groups_x, uint32_t groups_y,
+    uint32_t groups_z);
 
 /* Splits a 1-D launch of `count` invocations in workgroups of `local` into x/y group counts
  * within the device's limits (shaders rebuild the index with dae_linear_id()). */

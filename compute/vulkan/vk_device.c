@@ -201,6 +201,21 @@ pick_requested (VkPhysicalDevice * devs, uint32_t n, const char *want)
   return found;
 }
 
+/* Both formats are mandatory for uniform texel buffers in Vulkan 1.x; checked all the same,
+ * since the texel-buffer shader variants are an optimisation the backend can do without. */
+static gboolean
+texel_formats_supported (VkPhysicalDevice physical)
+{
+  const VkFormat formats[] = { VK_FORMAT_R32_SFLOAT, VK_FORMAT_R32G32B32A32_SFLOAT };
+  for (size_t i = 0; i < G_N_ELEMENTS (formats); i++) {
+    VkFormatProperties fp;
+    vk.GetPhysicalDeviceFormatProperties (physical, formats[i], &fp);
+    if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static int
 pick_best (VkPhysicalDevice * devs, uint32_t n)
 {
@@ -244,6 +259,7 @@ choose_physical (DaeVkDevice * dev, const char *want, DaeError * err)
     dev->physical = devs[pick];
     vk.GetPhysicalDeviceProperties (dev->physical, &dev->props);
     vk.GetPhysicalDeviceMemoryProperties (dev->physical, &dev->mem_props);
+    dev->texel_views = texel_formats_supported (dev->physical);
   }
   free (devs);
   return status;

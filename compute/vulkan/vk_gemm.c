@@ -24,39 +24,67 @@ cpu_profile_wanted (DaeStream * s)
   return dae_vk_dev (s->be)->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
+/* The lavapipe profile: one 8-lane SIMD row per workgroup; all lanes share the rows. Every
+ * storage-buffer load costs the same on lavapipe, so the tile is as large as the registers
+ * bear: 16 x 8 (24 loads per 128 FMAs), or 32 x 8 with A read as vec4 (64 loads per 1024
+ * FMAs); measured best of 4..64 x 4..16 at the UNet's shapes. Thin products keep fewer
+ * rows, since a row past M still costs its loads. */
+static DaeVkTiles
+cpu_tiles (int M, bool a_vec4)
+{
+  uint32_t kv = a_vec4 ? 4 : 1;
+  if (M == 1)
+    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false };
+  if (M <= 4)
+    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false };
+  if (M <= 8)
+    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false };
+  if (M <= 16 || kv == 1)
+    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false };
+  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false };
+}
+
+/* The texel-view variant runs on the lavapipe profile with vec4 loads of A. */
+static bool
+texel_wanted (DaeStream * s, const DaeVkTiles * t, bool has_texel)
+{
+  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
+  return has_texel && t->bk == 0 && t->kv == 4 && dae_vk_dev (s->be)->texel_views &&
+      !(env && strcmp (env, "0") == 0);
+}
+
 DaeVkTiles
-dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4)
+dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel)
 {
   const char *forced = g_getenv ("DIFFAE_GEMM_TILES");
   DaeVkTiles t = { 0 };
   if (forced && sscanf (forced, "%u,%u,%u,%u,%u,%u", &t.lx, &t.tm, &t.tn, &t.wm, &t.bk,
           &t.kv) == 6) {
     t.kv = a_vec4 && t.kv == 4 ? 4 : 1;
+    t.texel = texel_wanted (s, &t, has_texel);
     return t;
   }
   if (cpu_profile_wanted (s)) {
-    /* One 8-lane SIMD row per workgroup; all lanes share the rows. Every load costs the
-     * same on lavapipe, so the tile is as large as the registers bear: 16 x 8 (24 loads
-     * per 128 FMAs), or 32 x 8 with A read as vec4 (64 loads per 1024 FMAs); measured
-     * best of 4..64 x 4..16 at the UNet's shapes. Thin products keep fewer rows, since a
-     * row past M still costs its loads. */
-    uint32_t kv = a_vec4 ? 4 : 1;
-    if (M == 1)
-      return (DaeVkTiles) { 8, 1, 8, 1, 0, kv };
-    if (M <= 4)
-      return (DaeVkTiles) { 8, 4, 8, 1, 0, kv };
-    if (M <= 8)
-      return (DaeVkTiles) { 8, 8, 8, 1, 0, kv };
-    if (M <= 16 || kv == 1)
-      return (DaeVkTiles) { 8, 16, 8, 1, 0, kv };
-    return (DaeVkTiles) { 8, 32, 8, 1, 0, kv };
+    t = cpu_tiles (M, a_vec4);
+    if (texel_wanted (s, &t, has_texel)) {
+      /* A texel fetch is a gather costing a few cycles where a storage-buffer load costs
+       * ~57, so the loads no longer decide the tile alone; LLVM's compile time does too.
+       * Conv3x3 forward 16x16x256 (GFLOP/s; seconds to compile one variant): 32 x 16 42
+       * (20 s), 32 x 12 38 (12 s), 16 x 16 36 (6 s), 32 x 8 34 (6 s). Lavapipe keeps no
+       * compiled pipelines across processes reliably, so 16 x 16; narrow products (one 8x8
+       * image: 64 columns) keep 8 columns per lane rather than idle half the lanes. */
+      t.texel = true;
+      t.tm = MIN (t.tm, 16);
+      t.tn = N >= 8 * 16 ? 16 : 8;
+    }
+    return t;
   }
   /* 256 threads in a 16 x 16 grid: 128 x 128 tiles of 8 x 8 per thread with K staged 8 at a
    * time for large products, 64 x 64 of 4 x 4 with K steps of 16 otherwise; either stages
    * about 8 KiB of shared memory (16 KiB is the least a device may have). */
   if (M >= 128 && N >= 128)
-    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1 };
-  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1 };
+    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false };
+  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false };
 }
 
 void
@@ -94,7 +122,7 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
     return;
   bool a_vec4 = !a.trans && K % 4 == 0 && a.ld % 4 == 0 && a.batch_stride % 4 == 0 &&
       dae_vk_aligned4 (a.t, a.offset);
-  DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4);
+  DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4, false);
   uint32_t bm = dae_vk_tiles_bm (&t), bn = dae_vk_tiles_bn (&t);
   uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm;
   const uint32_t *limit = dae_vk_dev (s->be)->props.limits.maxComputeWorkGroupCount;

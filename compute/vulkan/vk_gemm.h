@@ -19,6 +19,8 @@ void dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a
 typedef struct {
   uint32_t lx, tm, tn, wm, bk;
   uint32_t kv;                  /* k per load of A: 4 where the caller allows it, else 1 */
+  bool texel;                   /* lavapipe profile with kv 4: A (binding 0) is read through a
+                                 * vec4 texel view, B (binding 1) through a float one */
 } DaeVkTiles;
 
 /* Rows and columns of C one workgroup computes. */
@@ -37,10 +39,12 @@ dae_vk_tiles_bn (const DaeVkTiles * t)
 /* The tiles for an M x N product on s's device: the lavapipe profile (no shared memory) on
  * CPU devices, shared-memory tiles on GPUs. $DIFFAE_VK_PROFILE=cpu|gpu forces one (tests
  * run both on lavapipe). a_vec4: A can be read four k at a time (contiguous along k,
- * K % 4 == 0, 16-byte aligned rows); the lavapipe profile then does. For tuning,
+ * K % 4 == 0, 16-byte aligned rows); the lavapipe profile then does. has_texel: the shader
+ * has a texel-view variant (DaeVkTiles.texel), which the lavapipe profile then takes where
+ * the device has texel views ($DIFFAE_VK_TEXEL=0 keeps the storage-buffer loads). For tuning,
  * $DIFFAE_GEMM_TILES="lx,tm,tn,wm,bk,kv" replaces the choice (the GPU profile's
  * constraints of gemm_tile.glsl are then the caller's to keep). */
-DaeVkTiles dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4);
+DaeVkTiles dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel);
 /* The specialisation constants of t (7 values) for a shader with kernel size ksize. */
 void dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7]);
 /* True when element `offset` of tensor t lies on a 16-byte boundary of its binding. */

@@ -34,8 +34,8 @@ type_is_mappable (DaeVkDevice * dev, uint32_t type)
 static VkBufferUsageFlags
 buffer_usage (void)
 {
-  return VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-      VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  return VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+      VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 }
 
 DaeVkBlock *
@@ -171,6 +171,8 @@ dae_vk_memory_init (DaeVkDevice * dev, DaeError * err)
       dev->mem_props.memoryHeaps[dev->mem_props.memoryTypes[dev->device_type].heapIndex].size;
   dev->align = MAX (dev->props.limits.minStorageBufferOffsetAlignment, 256);
   dev->align = MAX (dev->align, req.alignment);
+  /* a binding's start is also the start of its texel view */
+  dev->align = MAX (dev->align, dev->props.limits.minTexelBufferOffsetAlignment);
   dev->blocks = g_ptr_array_new ();
   dev->dummy = dae_vk_block_new (dev, 256, dev->device_type, err);
   return dev->dummy ? DAE_OK : err->code;

@@ -124,7 +124,15 @@ conv_dispatch (DaeStream * s, const char *shader, const DaeTensor * w, const Dae
   }
   uint32_t spec[7];
   dae_vk_tiles_spec (t, (uint32_t) w->h, spec);
-  dae_vk_dispatch (s, shader, spec, 7, args, nargs, p, sizeof *p, gx, gy, gz);
+  if (!t->texel) {
+    dae_vk_dispatch (s, shader, spec, 7, args, nargs, p, sizeof *p, gx, gy, gz);
+    return;
+  }
+  /* The _texel variant reads A (binding 0) as vec4 texels and B (binding 1) as floats. */
+  static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 4, 1 };
+  char name[64];
+  g_snprintf (name, sizeof name, "%s_texel", shader);
+  dae_vk_dispatch_texels (s, name, spec, 7, args, nargs, texels, p, sizeof *p, gx, gy, gz);
 }
 
 static void
@@ -135,7 +143,8 @@ vk_conv2d_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x,
   p.has_bias = b != NULL;
   p.accumulate = a->accumulate;
   uint32_t M = p.cout, N = p.nimg * p.hw, K = p.cin * (uint32_t) (w->h * w->w);
-  DaeVkTiles t = dae_vk_gemm_tiles (s, (int) M, (int) N, K % 4 == 0 && dae_vk_aligned4 (w, 0));
+  DaeVkTiles t = dae_vk_gemm_tiles (s, (int) M, (int) N, K % 4 == 0 && dae_vk_aligned4 (w, 0),
+      true);
   DaeVkArg args[] = { {w, false}, {x, false}, {y, true}, {b, false} };
   conv_dispatch (s, "conv2d_fwd", w, args, 4, &p, M, N, &t);
 }
@@ -150,7 +159,7 @@ conv_weight_grad (DaeStream * s, const DaeTensor * dw, const DaeTensor * dy,
   uint32_t M = p.cout, N = p.cin * taps, K = p.nimg * p.hw;
   /* Four k at a time stay within one sample's row of dy when HW % 4 == 0. */
   DaeVkTiles t = dae_vk_gemm_tiles (s, (int) M, (int) N, p.hw % 4 == 0 &&
-      dae_vk_aligned4 (dy, 0));
+      dae_vk_aligned4 (dy, 0), true);
   bool cpu = dae_vk_gemm_is_cpu_profile (&t);
   uint32_t tiles = ((M + dae_vk_tiles_bm (&t) - 1) / dae_vk_tiles_bm (&t)) *
       ((N + dae_vk_tiles_bn (&t) - 1) / dae_vk_tiles_bn (&t));
@@ -201,7 +210,7 @@ conv_input_grad (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy,
     const DaeTensor * w, ConvParams p)
 {
   uint32_t M = p.cin, N = p.nimg * p.hw, K = p.cout * (uint32_t) (w->h * w->w);
-  DaeVkTiles t = dae_vk_gemm_tiles (s, (int) M, (int) N, K % 4 == 0);
+  DaeVkTiles t = dae_vk_gemm_tiles (s, (int) M, (int) N, K % 4 == 0, true);
   const DaeTensor *a = w;
   if (t.kv == 4) {
     a = flip_weights (s, w);

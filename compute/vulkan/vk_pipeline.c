@@ -95,18 +95,20 @@ dae_vk_pipeline_cache_save (DaeVkDevice * dev)
 DaeStatus
 dae_vk_pipelines_init (DaeVkDevice * dev, DaeError * err)
 {
-  VkDescriptorSetLayoutBinding bindings[DAE_VK_MAX_BINDINGS];
-  for (uint32_t i = 0; i < DAE_VK_MAX_BINDINGS; i++) {
+  enum { NBINDINGS = DAE_VK_MAX_BINDINGS + DAE_VK_TEXEL_VIEWS };
+  VkDescriptorSetLayoutBinding bindings[NBINDINGS];
+  for (uint32_t i = 0; i < NBINDINGS; i++) {
     bindings[i] = (VkDescriptorSetLayoutBinding) {
       .binding = i,
-      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .descriptorType = i < DAE_VK_TEXEL_BINDING ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER :
+          VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
       .descriptorCount = 1,
       .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     };
   }
   VkDescriptorSetLayoutCreateInfo sinfo = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-    .bindingCount = DAE_VK_MAX_BINDINGS,
+    .bindingCount = NBINDINGS,
     .pBindings = bindings,
   };
   VkPushConstantRange push = {

@@ -32,6 +32,7 @@ typedef struct {
   guint desc_pool_index;
   uint32_t sets_left;
   GPtrArray *staging;           /* DaeVkBlock* freed when the recording completes */
+  GArray *views;                /* VkBufferView, destroyed when the recording completes */
   GHashTable *pinned;           /* DaeVkStorage* used by the recording */
   GArray *reads, *writes;       /* Span, since the last barrier */
   VkQueryPool queries;
@@ -78,6 +79,7 @@ dae_vk_stream_new (DaeBackend * be, DaeError * err)
   };
   vk.AllocateCommandBuffers (dev->device, &ainfo, &s->cmd);
   s->desc_pools = g_ptr_array_new ();
+  s->views = g_array_new (FALSE, FALSE, sizeof (VkBufferView));
   s->staging = g_ptr_array_new ();
   s->pinned = g_hash_table_new (g_direct_hash, g_direct_equal);
   s->reads = g_array_new (FALSE, FALSE, sizeof (Span));
@@ -98,6 +100,7 @@ dae_vk_stream_free (DaeStream * base)
     dae_tensor_free (s->scratch[i]);
   for (guint i = 0; i < s->desc_pools->len; i++)
     vk.DestroyDescriptorPool (dev->device, g_ptr_array_index (s->desc_pools, i), NULL);
+  g_array_free (s->views, TRUE);
   if (s->queries)
     vk.DestroyQueryPool (dev->device, s->queries, NULL);
   vk.DestroyFence (dev->device, s->fence, NULL);
@@ -203,14 +206,15 @@ alloc_set (VkStream * s, DaeVkDevice * dev)
 {
   if (s->sets_left == 0) {
     if (s->desc_pool_index >= s->desc_pools->len) {
-      VkDescriptorPoolSize size = {
-        VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * DAE_VK_MAX_BINDINGS
+      VkDescriptorPoolSize sizes[] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * DAE_VK_MAX_BINDINGS},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * DAE_VK_TEXEL_VIEWS},
       };
       VkDescriptorPoolCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
         .maxSets = SETS_PER_POOL,
-        .poolSizeCount = 1,
-        .pPoolSizes = &size,
+        .poolSizeCount = G_N_ELEMENTS (sizes),
+        .pPoolSizes = sizes,
       };
       VkDescriptorPool pool;
       if (vk.CreateDescriptorPool (dev->device, &info, NULL, &pool) != VK_SUCCESS)
@@ -271,9 +275,54 @@ dae_vk_grid_1d (DaeStream * s, size_t count, uint32_t local, uint32_t * gx, uint
   }
 }
 
+/* Binds DAE_VK_TEXEL_BINDING + i to a texel view of argument i's binding where args[i].texel
+ * asks for one. The view starts where the storage binding starts, so the element offsets in
+ * the push block hold for both (in vec4s: offset / 4, which callers keep 16-byte aligned). */
+static bool
+write_texel_views (VkStream * s, DaeVkDevice * dev, VkDescriptorSet set, const DaeVkArg * args,
+    int nargs, const uint8_t * texels, const VkDescriptorBufferInfo * infos)
+{
+  for (int i = 0; texels && i < DAE_VK_TEXEL_VIEWS; i++) {
+    if (!texels[i])
+      continue;
+    g_assert (i < nargs && args[i].t && dev->texel_views);
+    VkDeviceSize texel = texels[i] * 4u;
+    VkDeviceSize range = infos[i].range / texel * texel;
+    if (range / texel > dev->props.limits.maxTexelBufferElements) {
+      dae_stream_fail (&s->base, DAE_ERR_INVALID,
+          "a tensor view of %llu bytes exceeds the texel-buffer size of %s",
+          (unsigned long long) range, dev->props.deviceName);
+      return false;
+    }
+    VkBufferViewCreateInfo info = {
+      .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+      .buffer = infos[i].buffer,
+      .format = texels[i] == 4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
+      .offset = infos[i].offset,
+      .range = range,
+    };
+    VkBufferView view;
+    if (vk.CreateBufferView (dev->device, &info, NULL, &view) != VK_SUCCESS) {
+      dae_stream_fail (&s->base, DAE_ERR_OUT_OF_MEMORY, "creating a texel-buffer view failed");
+      return false;
+    }
+    g_array_append_val (s->views, view);
+    VkWriteDescriptorSet w = {
+      .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+      .dstSet = set,
+      .dstBinding = (uint32_t) (DAE_VK_TEXEL_BINDING + i),
+      .descriptorCount = 1,
+      .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+      .pTexelBufferView = &view,
+    };
+    vk.UpdateDescriptorSets (dev->device, 1, &w, 0, NULL);
+  }
+  return true;
+}
+
 static bool
 write_bindings (VkStream * s, DaeVkDevice * dev, VkDescriptorSet set, const DaeVkArg * args,
-    int nargs, uint32_t * bases, Span * spans, bool *writes)
+    int nargs, const uint8_t * texels, uint32_t * bases, Span * spans, bool *writes)
 {
   VkDescriptorBufferInfo infos[DAE_VK_MAX_BINDINGS];
   VkWriteDescriptorSet w[DAE_VK_MAX_BINDINGS];
@@ -314,13 +363,22 @@ write_bindings (VkStream * s, DaeVkDevice * dev, VkDescriptorSet set, const DaeV
     };
   }
   vk.UpdateDescriptorSets (dev->device, DAE_VK_MAX_BINDINGS, w, 0, NULL);
-  return true;
+  return write_texel_views (s, dev, set, args, nargs, texels, infos);
 }
 
 void
 dae_vk_dispatch (DaeStream * base, const char *name, const uint32_t * spec, int nspec,
     const DaeVkArg * args, int nargs, const void *params, size_t params_size,
     uint32_t gx, uint32_t gy, uint32_t gz)
+{
+  dae_vk_dispatch_texels (base, name, spec, nspec, args, nargs, NULL, params, params_size,
+      gx, gy, gz);
+}
+
+void
+dae_vk_dispatch_texels (DaeStream * base, const char *name, const uint32_t * spec, int nspec,
+    const DaeVkArg * args, int nargs, const uint8_t * texels, const void *params,
+    size_t params_size, uint32_t gx, uint32_t gy, uint32_t gz)
 {
   VkStream *s = vs (base);
   DaeVkDevice *dev = dae_vk_dev (base->be);
@@ -345,7 +403,7 @@ dae_vk_dispatch (DaeStream * base, const char *name, const uint32_t * spec, int 
   uint32_t push[DAE_VK_PUSH_BYTES / 4] = { 0 };
   Span spans[DAE_VK_MAX_BINDINGS];
   bool writes[DAE_VK_MAX_BINDINGS];
-  if (!write_bindings (s, dev, set, args, nargs, push, spans, writes))
+  if (!write_bindings (s, dev, set, args, nargs, texels, push, spans, writes))
     return;
   memcpy (push + DAE_VK_MAX_BINDINGS, params, params_size);
   track (s, spans, writes, DAE_VK_MAX_BINDINGS);
@@ -418,6 +476,9 @@ retire (VkStream * s, DaeVkDevice * dev, bool completed)
   for (guint i = 0; i < s->staging->len; i++)
     dae_vk_block_free (dev, g_ptr_array_index (s->staging, i));
   g_ptr_array_set_size (s->staging, 0);
+  for (guint i = 0; i < s->views->len; i++)
+    vk.DestroyBufferView (dev->device, g_array_index (s->views, VkBufferView, i), NULL);
+  g_array_set_size (s->views, 0);
   for (guint i = 0; i < s->desc_pools->len; i++)
     vk.ResetDescriptorPool (dev->device, g_ptr_array_index (s->desc_pools, i), 0);
   s->desc_pool_index = 0;
