@@ -5,7 +5,7 @@
 #
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 10000), LATENT_STEPS (20000), BUILD_DIR (build).
+# Environment: AE_STEPS (autoencoder steps, 20000), LATENT_STEPS (20000), BUILD_DIR (build).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +25,7 @@ resume () { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 
 # 2. the autoencoder (EMA 0.999: a short run; lr 2e-4 at batch 32)
 [ -f "$work/ae/model.safetensors" ] || "$train" autoenc --config "$root/weights/configs/shapes32.json" \
-    $d --out "$work/ae" --steps "${AE_STEPS:-10000}" --batch 32 --lr 2e-4 --ema-decay 0.999 \
+    $d --out "$work/ae" --steps "${AE_STEPS:-20000}" --batch 32 --lr 2e-4 --ema-decay 0.999 \
     --checkpoint-every 500 --sample-every 1000 --seed 1 $(resume "$work/ae")
 
 # 3. the latent net on the normalised z_sem of the training images
