@@ -508,11 +508,10 @@ test_texel_choice (const Target * t)
 {
   if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN || !dae_vk_dev (t->be)->texel_views)
     return;
-  bool cpu_profile = t->profile ? strcmp (t->profile, "cpu") == 0 : !dae_backend_is_gpu (t->be);
-  if (!cpu_profile)
-    return;
   target_enter (t);
   DaeVkTiles with_vec4 = dae_vk_gemm_tiles (t->s, 64, 256, true, true);
+  if (!dae_vk_gemm_is_cpu_profile (&with_vec4))
+    return;
   DaeVkTiles no_vec4 = dae_vk_gemm_tiles (t->s, 64, 256, false, true);
   DaeVkTiles no_variant = dae_vk_gemm_tiles (t->s, 64, 256, true, false);
   bool want = !t->texel;

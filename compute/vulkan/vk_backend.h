@@ -20,8 +20,8 @@
 #define DAE_VK_MAX_BINDINGS 8
 /* After the storage buffers come DAE_VK_TEXEL_VIEWS uniform texel buffers: binding
  * DAE_VK_TEXEL_BINDING + i views the tensor of binding i (i < DAE_VK_TEXEL_VIEWS) as floats
- * or vec4s, for the shaders that ask for it (dae_vk_dispatch_texels). Lavapipe (Mesa 22.3) compiles a
- * texel fetch to a gather but a storage-buffer load to a loop over the SIMD lanes. */
+ * or vec4s, for the shaders that ask for it (dae_vk_dispatch_texels). Lavapipe (Mesa 22.3)
+ * compiles a texel fetch to a gather but a storage-buffer load to a loop over the SIMD lanes. */
 #define DAE_VK_TEXEL_BINDING DAE_VK_MAX_BINDINGS
 #define DAE_VK_TEXEL_VIEWS 2
 #define DAE_VK_PUSH_BYTES 128

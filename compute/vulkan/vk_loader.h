@@ -18,7 +18,8 @@
 #define DAE_VK_INSTANCE_FUNCS(X) \
   X(DestroyInstance) X(EnumeratePhysicalDevices) X(GetPhysicalDeviceProperties) \
   X(GetPhysicalDeviceQueueFamilyProperties) X(GetPhysicalDeviceMemoryProperties) \
-  X(GetPhysicalDeviceFeatures) X(GetPhysicalDeviceFormatProperties) X(CreateDevice) X(GetDeviceProcAddr) \
+  X(GetPhysicalDeviceFeatures) X(GetPhysicalDeviceFormatProperties) X(CreateDevice) \
+  X(GetDeviceProcAddr) \
   X(EnumerateDeviceExtensionProperties)
 
 #define DAE_VK_INSTANCE_EXT_FUNCS(X) \
@@ -32,7 +33,8 @@
   X(GetPipelineCacheData) X(CreateComputePipelines) X(DestroyPipeline) \
   X(CreatePipelineLayout) X(DestroyPipelineLayout) X(CreateDescriptorSetLayout) \
   X(DestroyDescriptorSetLayout) X(CreateDescriptorPool) X(DestroyDescriptorPool) \
-  X(ResetDescriptorPool) X(CreateBufferView) X(DestroyBufferView) X(AllocateDescriptorSets) X(UpdateDescriptorSets) \
+  X(ResetDescriptorPool) X(AllocateDescriptorSets) X(UpdateDescriptorSets) \
+  X(CreateBufferView) X(DestroyBufferView) \
   X(CreateCommandPool) X(DestroyCommandPool) X(ResetCommandPool) X(AllocateCommandBuffers) \
   X(BeginCommandBuffer) X(EndCommandBuffer) X(CmdBindPipeline) X(CmdBindDescriptorSets) \
   X(CmdPushConstants) X(CmdDispatch) X(CmdPipelineBarrier) X(CmdCopyBuffer) \
