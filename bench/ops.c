@@ -223,5 +223,7 @@ main (int argc, char **argv)
   }
   dae_stream_free (s);
   dae_backend_unref (be);
+  if (dae_profile_enabled ())         /* DIFFAE_PROFILE=1: where the time goes, per op */
+    dae_profile_report (stderr);
   return 0;
 }

@@ -32,6 +32,15 @@
   ((gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * DAE_LOCAL_X \
       + gl_LocalInvocationID.x)
 
+// q = a / d for a, d < 2^24 with inv_d = 1/d: a float estimate corrected by one step, so
+// that no integer division runs per element (lavapipe scalarises vector divisions).
+uint dae_fast_div(uint a, uint d, float inv_d) {
+  uint q = uint(float(a) * inv_d);
+  q -= uint(q * d > a);
+  q += uint((q + 1u) * d <= a);
+  return q;
+}
+
 // Dropout mask, identical to dae_dropout_keep() in compute/ops/dae_ops.h.
 uint dae_hash32(uint x) {
   x ^= x >> 16;

@@ -97,15 +97,6 @@ layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 a_vec4s[]; 
 #define B(name, i) name[i]
 #endif
 
-// q = a / d for a, d < 2^24 with inv_d = 1/d: a float estimate corrected by one step, so
-// that no integer division runs per element (lavapipe scalarises vector divisions).
-uint fast_div(uint a, uint d, float inv_d) {
-  uint q = uint(float(a) * inv_d);
-  q -= uint(q * d > a);
-  q += uint((q + 1u) * d <= a);
-  return q;
-}
-
 #if defined(OP_CONV_FWD) || defined(OP_CONV_BWD_DATA)
 
 DAE_BUFFER_RO(0, Wt)
@@ -130,8 +121,8 @@ KInfo k_info(uint k) {
 }
 
 ColInfo col_info(uint j) {
-  uint n = fast_div(j, p.hw, p.inv_hw), q = j - n * p.hw;
-  uint y = fast_div(q, p.w, p.inv_w);
+  uint n = dae_fast_div(j, p.hw, p.inv_hw), q = j - n * p.hw;
+  uint y = dae_fast_div(q, p.w, p.inv_w);
   return ColInfo(p.base[1] + n * CB * p.hw, int(y), int(q - y * p.w));
 }
 
@@ -166,7 +157,7 @@ void main() {
     uint j = tile_col(j0, c);
     if (j >= N)
       continue;
-    uint n = fast_div(j, p.hw, p.inv_hw), q = j - n * p.hw;
+    uint n = dae_fast_div(j, p.hw, p.inv_hw), q = j - n * p.hw;
     uint o = p.base[2] + n * ROWS * p.hw + q;
     [[unroll]] for (uint r = 0; r < TM; r++) {
       uint i = tile_row(i0, r);
@@ -196,8 +187,8 @@ struct KInfo { uint a_off, x_off; int y, x; };  // k = (n, pixel (y, x))
 struct ColInfo { uint off; int dy, dx; };       // j = (ci, tap)
 
 KInfo k_info(uint k) {
-  uint n = fast_div(k, p.hw, p.inv_hw), q = k - n * p.hw;
-  uint y = fast_div(q, p.w, p.inv_w);
+  uint n = dae_fast_div(k, p.hw, p.inv_hw), q = k - n * p.hw;
+  uint y = dae_fast_div(q, p.w, p.inv_w);
   return KInfo(p.base[0] + n * p.cout * p.hw + q, p.base[1] + n * p.cin * p.hw, int(y),
       int(q - y * p.w));
 }

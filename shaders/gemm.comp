@@ -8,7 +8,6 @@
 #include "common.glsl"
 
 DAE_BUFFER_RO(0, A)
-layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 A4[]; };
 DAE_BUFFER_RO(1, B)
 DAE_BUFFER(2, C)
 DAE_BUFFER_RO(3, bias)
@@ -34,8 +33,18 @@ struct ColInfo { uint off; };
 KInfo k_info(uint k) { return KInfo(a_base + k * p.a_cs, b_base + k * p.b_rs); }
 ColInfo col_info(uint j) { return ColInfo(j * p.b_cs); }
 float load_a(uint i, KInfo k) { return A[k.a + i * p.a_rs]; }
+#ifdef TEXEL
+// The _texel variant (lavapipe profile, vec4 loads of A): A through a vec4 texel view, B
+// through a float one (see conv2d.comp).
+layout(set = 0, binding = 8) uniform samplerBuffer a_texels;
+layout(set = 0, binding = 9) uniform samplerBuffer b_texels;
+float load_b(KInfo k, ColInfo c) { return texelFetch(b_texels, int(k.b + c.off)).r; }
+vec4 load_a4(uint i, KInfo k) { return texelFetch(a_texels, int((k.a + i * p.a_rs) / 4u)); }
+#else
+layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 A4[]; };
 float load_b(KInfo k, ColInfo c) { return B[k.b + c.off]; }
 vec4 load_a4(uint i, KInfo k) { return A4[(k.a + i * p.a_rs) / 4u]; }
+#endif
 
 #include "gemm_tile.glsl"
 

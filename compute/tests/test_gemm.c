@@ -8,10 +8,12 @@
  *  - on Vulkan, dae_vk_gemm itself (transposes, batches, offsets, alpha, beta) and both
  *    tiling profiles (the device's own and the other one, forced by $DIFFAE_VK_PROFILE); the
  *    lavapipe profile both with texel views and with storage-buffer loads only
- *    ($DIFFAE_VK_TEXEL=0). */
+ *    ($DIFFAE_VK_TEXEL=0); 3x3 convolutions also by Winograd, forced on each, and the
+ *    choice of Winograd. */
 #include "test_util.h"
 #include "ref/ref_gemm.h"
 #include "vulkan/vk_gemm.h"
+#include "vulkan/vk_winograd.h"
 
 #include <glib.h>
 #include <math.h>
@@ -97,6 +99,24 @@ compare (const char *what, const Target * t, const float *got, const double *ref
 
 /* The three gradients (dx, dw, db) of a backward on one target against the reference, and
  * against the first target's (kept in first); frees the gradient tensors. */
+/* Compares a forward output y with the reference, keeps the first backend's result in *first
+ * (for the cross-backend check) and frees y and the layer's input tensors. */
+static void
+check_forward (const char *what, const Target * t, const double *ref, size_t ny, float **first,
+    DaeTensor * y, DaeTensor * x, DaeTensor * w, DaeTensor * b)
+{
+  float *got = dae_test_read (t->s, y);
+  compare (what, t, got, ref, *first, ny, FWD_TOL);
+  if (!*first)
+    *first = got;
+  else
+    free (got);
+  dae_tensor_free (x);
+  dae_tensor_free (w);
+  dae_tensor_free (b);
+  dae_tensor_free (y);
+}
+
 static void
 compare_gradients (const char *what, size_t set, const Target * t, DaeTensor * outs[3],
     const double *refs[3], const size_t sizes[3], float *first[3])
@@ -143,16 +163,7 @@ test_linear_forward (const LinearCase * lc, DaeTestRng * r)
     DaeTensor *tw = upload (t, w, lc->out, in, 1, 1), *tb = upload (t, b, 1, lc->out, 1, 1);
     DaeTensor *ty = upload (t, y0, lc->n, lc->out, 1, 1);
     dae_linear_forward (t->s, ty, tx, tw, tb, lc->accumulate);
-    float *got = dae_test_read (t->s, ty);
-    compare (what, t, got, ref, first, ny, FWD_TOL);
-    if (!first)
-      first = got;
-    else
-      free (got);
-    dae_tensor_free (tx);
-    dae_tensor_free (tw);
-    dae_tensor_free (tb);
-    dae_tensor_free (ty);
+    check_forward (what, t, ref, ny, &first, ty, tx, tw, tb);
   }
   free (first);
   free (x);
@@ -257,23 +268,25 @@ test_conv_forward (const ConvCase * cc, DaeTestRng * r)
   float *first = NULL;
   for (int i = 0; i < ntargets; i++) {
     Target *t = &targets[i];
-    target_enter (t);
-    DaeTensor *tx = upload (t, x, cc->n, cc->cin, cc->h, cc->w);
-    DaeTensor *tw = upload (t, w, cc->cout, cc->cin, cc->k, cc->k);
-    DaeTensor *tb = upload (t, b, 1, cc->cout, 1, 1);
-    DaeTensor *ty = upload (t, y0, cc->n, cc->cout, cc->h, cc->w);
-    dae_conv2d_forward (t->s, ty, tx, tw, tb, &args);
-    float *got = dae_test_read (t->s, ty);
-    compare (what, t, got, ref, first, ny, FWD_TOL);
-    if (!first)
-      first = got;
-    else
-      free (got);
-    dae_tensor_free (tx);
-    dae_tensor_free (tw);
-    dae_tensor_free (tb);
-    dae_tensor_free (ty);
+    /* Vulkan runs the 3x3 convolutions it could take by Winograd three ways: as its own
+     * choice (the direct convolution at these sizes) and forced, with 2x2 and 4x4 tiles. */
+    static const char *const wino_env[] = { NULL, "2", "4" };
+    bool wino = dae_backend_kind (t->be) == DAE_BACKEND_VULKAN && cc->k == 3 && cc->cin % 4 == 0;
+    for (int forced = 0; forced < (wino ? 3 : 1); forced++) {
+      target_enter (t);
+      set_or_unset ("DIFFAE_VK_WINOGRAD", wino_env[forced]);
+      DaeTensor *tx = upload (t, x, cc->n, cc->cin, cc->h, cc->w);
+      DaeTensor *tw = upload (t, w, cc->cout, cc->cin, cc->k, cc->k);
+      DaeTensor *tb = upload (t, b, 1, cc->cout, 1, 1);
+      DaeTensor *ty = upload (t, y0, cc->n, cc->cout, cc->h, cc->w);
+      dae_conv2d_forward (t->s, ty, tx, tw, tb, &args);
+      char named[160];
+      g_snprintf (named, sizeof named, forced ? "%s (winograd %s)" : "%s", what,
+          wino_env[forced]);
+      check_forward (named, t, ref, ny, &first, ty, tx, tw, tb);
+    }
   }
+  g_unsetenv ("DIFFAE_VK_WINOGRAD");
   free (first);
   free (x);
   free (w);
@@ -522,6 +535,40 @@ test_texel_choice (const Target * t)
       "of A or without a texel shader", t->name);
 }
 
+/* The lavapipe profile takes Winograd for the wide, many-tiled 3x3 convolutions of the UNet
+ * (4x4 tiles where there are enough of them) and for nothing else; $DIFFAE_VK_WINOGRAD=0 turns
+ * it off, =2 or =4 takes that tile size wherever it can run. */
+static void
+test_winograd_choice (const Target * t)
+{
+  if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN)
+    return;
+  target_enter (t);
+  DaeVkTiles probe = dae_vk_gemm_tiles (t->s, 256, 512, true, true);
+  bool lavapipe = dae_vk_gemm_is_cpu_profile (&probe) && probe.texel;
+  DaeTensor x8 = {.n = 8,.c = 256,.h = 32,.w = 32 }, w3 = {.n = 256,.c = 256,.h = 3,.w = 3 };
+  DaeTensor x2 = {.n = 8,.c = 256,.h = 8,.w = 8 };
+  DaeTensor x1 = {.n = 1,.c = 256,.h = 16,.w = 16 }, w1 = {.n = 256,.c = 256,.h = 1,.w = 1 };
+  DaeTensor x3c = {.n = 8,.c = 3,.h = 16,.w = 16 }, w3c = {.n = 256,.c = 3,.h = 3,.w = 3 };
+  int wide = dae_vk_winograd_tile (t->s, &x8, &w3), small = dae_vk_winograd_tile (t->s, &x2, &w3);
+  CHECK (wide == (lavapipe ? 4 : 0), "%s: Winograd tile %d for a 32x32x256 batch-8 conv3x3",
+      t->name, wide);
+  CHECK (small == (lavapipe ? 2 : 0), "%s: Winograd tile %d for an 8x8x256 batch-8 conv3x3",
+      t->name, small);
+  CHECK (dae_vk_winograd_tile (t->s, &x1, &w3) == 0, "%s: Winograd for 64 tiles", t->name);
+  CHECK (dae_vk_winograd_tile (t->s, &x8, &w1) == 0, "%s: Winograd for a 1x1 conv", t->name);
+  g_setenv ("DIFFAE_VK_WINOGRAD", "2", TRUE);
+  CHECK (dae_vk_winograd_tile (t->s, &x1, &w3) == 2, "%s: forced Winograd not taken", t->name);
+  CHECK (dae_vk_winograd_tile (t->s, &x3c, &w3c) == 0, "%s: Winograd with Cin %% 4 != 0",
+      t->name);
+  g_setenv ("DIFFAE_VK_WINOGRAD", "0", TRUE);
+  CHECK (dae_vk_winograd_tile (t->s, &x8, &w3) == 0, "%s: Winograd taken with "
+      "DIFFAE_VK_WINOGRAD=0", t->name);
+  g_unsetenv ("DIFFAE_VK_WINOGRAD");
+  if (g_getenv ("DIFFAE_TEST_VERBOSE"))
+    fprintf (stderr, "  winograd on %s: tiles %d and %d\n", t->name, wide, small);
+}
+
 static void
 run_all (DaeTestRng * r)
 {
@@ -557,6 +604,8 @@ run_all (DaeTestRng * r)
     {2, 5, 7, 33, 32, 3, true, false},  /* one sample per GEMM on the CPU */
     {2, 3, 9, 8, 8, 3, true, false},
     {3, 8, 5, 7, 12, 3, true, true},
+    {1, 4, 3, 5, 7, 3, true, false},    /* Winograd: one sample, odd sizes, partial tiles */
+    {2, 4, 6, 1, 1, 3, false, true},    /* Winograd: one pixel */
   };
   for (size_t i = 0; i < G_N_ELEMENTS (conv_cases); i++)
     test_conv_forward (&conv_cases[i], r);
@@ -613,8 +662,10 @@ main (void)
   DaeTestRng r;
   dae_test_rng_seed (&r, 42);
   run_all (&r);
-  for (int i = 0; i < ntargets; i++)
+  for (int i = 0; i < ntargets; i++) {
     test_texel_choice (&targets[i]);
+    test_winograd_choice (&targets[i]);
+  }
   for (int i = 0; i < ntargets; i++) {
     if (i > 0 && targets[i].s == targets[i - 1].s)
       continue;                 /* the second profile of the same stream */

@@ -152,8 +152,11 @@ void dae_vk_dispatch_texels (DaeStream * s, const char *name, const uint32_t * s
  * within the device's limits (shaders rebuild the index with dae_linear_id()). */
 void dae_vk_grid_1d (DaeStream * s, size_t count, uint32_t local, uint32_t * gx, uint32_t * gy);
 
-/* A scratch tensor of at least `numel` floats owned by the stream, slot 0..3 independent. It
- * stays valid until the next call with the same slot; hazards are tracked like any tensor. */
+/* A scratch tensor of at least `numel` floats owned by the stream; the slots are independent
+ * (0: reductions' partials, 1: bias-gradient partials, 2: flipped weights, 3-5: the Winograd
+ * convolution's transforms). It stays valid until the next call with the same slot; hazards
+ * are tracked like any tensor. */
+#define DAE_VK_SCRATCH_SLOTS 6
 const DaeTensor *dae_vk_scratch (DaeStream * s, int slot, size_t numel);
 
 DaeStream *dae_vk_stream_new (DaeBackend * be, DaeError * err);

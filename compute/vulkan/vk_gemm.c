@@ -94,6 +94,30 @@ dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7])
   memcpy (spec, v, sizeof v);
 }
 
+void
+dae_vk_tiles_dispatch (DaeStream * s, const char *shader, const DaeVkTiles * t,
+    uint32_t ksize, const DaeVkArg * args, int nargs, const void *params, size_t size,
+    uint32_t gx, uint32_t gy, uint32_t gz)
+{
+  const uint32_t *limit = dae_vk_dev (s->be)->props.limits.maxComputeWorkGroupCount;
+  if (gx > limit[0] || gy > limit[1] || gz > limit[2]) {
+    dae_stream_fail (s, DAE_ERR_INVALID, "%s: %u x %u x %u workgroups exceed the device's grid",
+        shader, gx, gy, gz);
+    return;
+  }
+  uint32_t spec[7];
+  dae_vk_tiles_spec (t, ksize, spec);
+  if (!t->texel) {
+    dae_vk_dispatch (s, shader, spec, 7, args, nargs, params, size, gx, gy, gz);
+    return;
+  }
+  /* The _texel variants read A (binding 0) as vec4 texels and B (binding 1) as floats. */
+  static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 4, 1 };
+  char name[64];
+  g_snprintf (name, sizeof name, "%s_texel", shader);
+  dae_vk_dispatch_texels (s, name, spec, 7, args, nargs, texels, params, size, gx, gy, gz);
+}
+
 bool
 dae_vk_aligned4 (const DaeTensor * t, size_t offset)
 {
@@ -122,15 +146,9 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
     return;
   bool a_vec4 = !a.trans && K % 4 == 0 && a.ld % 4 == 0 && a.batch_stride % 4 == 0 &&
       dae_vk_aligned4 (a.t, a.offset);
-  DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4, false);
+  DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4, true);
   uint32_t bm = dae_vk_tiles_bm (&t), bn = dae_vk_tiles_bn (&t);
   uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm;
-  const uint32_t *limit = dae_vk_dev (s->be)->props.limits.maxComputeWorkGroupCount;
-  if (gx > limit[0] || gy > limit[1] || (uint32_t) batch > limit[2]) {
-    dae_stream_fail (s, DAE_ERR_INVALID, "gemm %dx%dx%d (batch %d) exceeds the device's grid",
-        M, N, K, batch);
-    return;
-  }
   GemmParams p = {
     .M = M, .N = N, .K = K,
     .a_off = (uint32_t) a.offset, .a_bs = (uint32_t) a.batch_stride,
@@ -142,9 +160,7 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
   operand_strides (&a, &p.a_rs, &p.a_cs);
   operand_strides (&b, &p.b_rs, &p.b_cs);
   DaeVkArg args[] = { {a.t, false}, {b.t, false}, {c.t, true}, {bias, false} };
-  uint32_t spec[7];
-  dae_vk_tiles_spec (&t, 0, spec);
-  dae_vk_dispatch (s, "gemm", spec, 7, args, 4, &p, sizeof p, gx, gy, (uint32_t) batch);
+  dae_vk_tiles_dispatch (s, "gemm", &t, 0, args, 4, &p, sizeof p, gx, gy, (uint32_t) batch);
 }
 
 void

@@ -47,6 +47,12 @@ dae_vk_tiles_bn (const DaeVkTiles * t)
 DaeVkTiles dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel);
 /* The specialisation constants of t (7 values) for a shader with kernel size ksize. */
 void dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7]);
+/* Launches variant `shader` on gemm_tile.glsl with t's tiles (kernel size ksize; 0 for
+ * gemm.comp) over gx x gy x gz workgroups, or its "_texel" variant when t->texel; fails the
+ * stream when the grid exceeds the device's. */
+void dae_vk_tiles_dispatch (DaeStream * s, const char *shader, const DaeVkTiles * t,
+    uint32_t ksize, const DaeVkArg * args, int nargs, const void *params, size_t size,
+    uint32_t gx, uint32_t gy, uint32_t gz);
 /* True when element `offset` of tensor t lies on a 16-byte boundary of its binding. */
 bool dae_vk_aligned4 (const DaeTensor * t, size_t offset);
 /* True when the device would run the tiles' workgroups as lavapipe does (one per thread). */

@@ -7,6 +7,7 @@
  * Scratch slots: 0 the weight-gradient partials, 1 the bias-gradient partials, 2 the flipped
  * weights of the input gradient (lavapipe profile, read four k at a time). */
 #include "vk_gemm.h"
+#include "vk_winograd.h"
 
 /* Partial sums of a bias gradient: values per chunk (one invocation sums one chunk). */
 #define BIAS_CHUNK 4096
@@ -116,29 +117,18 @@ conv_dispatch (DaeStream * s, const char *shader, const DaeTensor * w, const Dae
 {
   uint32_t bm = dae_vk_tiles_bm (t), bn = dae_vk_tiles_bn (t);
   uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm, gz = p->nsplit ? p->nsplit : 1;
-  const uint32_t *limit = dae_vk_dev (s->be)->props.limits.maxComputeWorkGroupCount;
-  if (gx > limit[0] || gy > limit[1] || gz > limit[2]) {
-    dae_stream_fail (s, DAE_ERR_INVALID, "%s: %ux%u output exceeds the device's grid", shader,
-        M, N);
-    return;
-  }
-  uint32_t spec[7];
-  dae_vk_tiles_spec (t, (uint32_t) w->h, spec);
-  if (!t->texel) {
-    dae_vk_dispatch (s, shader, spec, 7, args, nargs, p, sizeof *p, gx, gy, gz);
-    return;
-  }
-  /* The _texel variant reads A (binding 0) as vec4 texels and B (binding 1) as floats. */
-  static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 4, 1 };
-  char name[64];
-  g_snprintf (name, sizeof name, "%s_texel", shader);
-  dae_vk_dispatch_texels (s, name, spec, 7, args, nargs, texels, p, sizeof *p, gx, gy, gz);
+  dae_vk_tiles_dispatch (s, shader, t, (uint32_t) w->h, args, nargs, p, sizeof *p, gx, gy, gz);
 }
 
 static void
 vk_conv2d_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x,
     const DaeTensor * w, const DaeTensor * b, const DaeConvArgs * a)
 {
+  int tile = dae_vk_winograd_tile (s, x, w);
+  if (tile) {
+    dae_vk_winograd_forward (s, tile, y, x, w, b, a->accumulate);
+    return;
+  }
   ConvParams p = conv_params (x, w);
   p.has_bias = b != NULL;
   p.accumulate = a->accumulate;

@@ -38,7 +38,7 @@ typedef struct {
   VkQueryPool queries;
   uint32_t queries_used;
   GPtrArray *labels;            /* shader name of each timestamp pair */
-  DaeTensor *scratch[4];
+  DaeTensor *scratch[DAE_VK_SCRATCH_SLOTS];
   gint validation_seen;
   bool skip_barriers;           /* $DIFFAE_DEBUG_SKIP_BARRIERS=1: proves the validation tests bite */
 } VkStream;
@@ -96,7 +96,7 @@ dae_vk_stream_free (DaeStream * base)
   VkStream *s = vs (base);
   DaeVkDevice *dev = dae_vk_dev (base->be);
   dae_vk_stream_sync (base);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < DAE_VK_SCRATCH_SLOTS; i++)
     dae_tensor_free (s->scratch[i]);
   for (guint i = 0; i < s->desc_pools->len; i++)
     vk.DestroyDescriptorPool (dev->device, g_ptr_array_index (s->desc_pools, i), NULL);
@@ -431,7 +431,7 @@ const DaeTensor *
 dae_vk_scratch (DaeStream * base, int slot, size_t numel)
 {
   VkStream *s = vs (base);
-  g_assert (slot >= 0 && slot < 4);
+  g_assert (slot >= 0 && slot < DAE_VK_SCRATCH_SLOTS);
   DaeTensor *t = s->scratch[slot];
   if (t && dae_tensor_numel (t) >= numel)
     return t;

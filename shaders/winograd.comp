@@ -1,0 +1,159 @@
+#version 450
+// The transforms of a 3x3 convolution (padding 1, stride 1) by Winograd's F(m x m, 3x3),
+// m = WINO_M (2 or 4): each m x m block of outputs ("tile") comes from an a x a input patch,
+// a = m + 2, with a*a multiplications per input channel instead of 9 m^2, as a*a independent
+// GEMMs (compute/vulkan/vk_winograd.c):
+//   U[xi] (Cout, Cin) = G w G^T             OP_WINO_WEIGHTS, per (cout, cin)
+//   V[xi] (Cin, T)    = B^T d B             OP_WINO_INPUT, per (cin, tile); T tiles in all
+//   M[xi] (Cout, T)   = U[xi] V[xi]         gemm.comp, a batch of a*a
+//   Y                 = A^T M A (+ bias)    OP_WINO_OUTPUT, per (cout, tile)
+// with xi = a * row + column of the transformed tile; the matrices are Lavin and Gray's
+// (interpolation points 0, +-1 for m = 2; 0, +-1, +-2 for m = 4; and infinity).
+// Tiles are numbered n * TH * TW + ty * TW + tx, TH = ceil(H/m), TW = ceil(W/m). The grid is
+// 2-D: x over tiles (over cin for the weights), y over channels. With TEXEL (the lavapipe
+// profile) the input and M are read through a float texel view (binding 9): a gather where a
+// storage-buffer load is a loop over the SIMD lanes.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+DAE_LOCAL_SIZE_1D
+
+DAE_PARAMS_BEGIN
+  uint nimg, cin, cout, h, w;
+  uint th, tw, tiles;           // tiles per column and row of an image; T in all
+  float inv_tw, inv_thw;        // 1 / TW, 1 / (TH * TW)
+  uint has_bias, accumulate;
+DAE_PARAMS_END
+
+DAE_BUFFER(0, Out)              // U, V or Y
+DAE_BUFFER_RO(1, In)            // w, X or M
+DAE_BUFFER_RO(2, bias)
+#ifdef TEXEL
+layout(set = 0, binding = 9) uniform samplerBuffer in_texels;
+#define IN(i) texelFetch(in_texels, int(i)).r
+#else
+#define IN(i) In[i]
+#endif
+
+const uint M = WINO_M;
+const uint A = WINO_M + 2u;
+#if WINO_M == 2
+const float BT[A * A] = float[](1, 0, -1, 0,  0, 1, 1, 0,  0, -1, 1, 0,  0, 1, 0, -1);
+const float G[A * 3] = float[](1, 0, 0,  .5, .5, .5,  .5, -.5, .5,  0, 0, 1);
+const float AT[M * A] = float[](1, 1, 1, 0,  0, 1, -1, -1);
+#else
+const float BT[A * A] = float[](4, 0, -5, 0, 1, 0,  0, -4, -4, 1, 1, 0,  0, 4, -4, -1, 1, 0,
+    0, -2, -1, 2, 1, 0,  0, 2, -1, -2, 1, 0,  0, 4, 0, -5, 0, 1);
+const float G[A * 3] = float[](1.0 / 4.0, 0, 0,  -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0,
+    -1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0,  1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0,
+    1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0,  0, 0, 1);
+const float AT[M * A] = float[](1, 1, 1, 1, 1, 0,  0, 1, -1, 2, -2, 0,  0, 1, 1, 4, 4, 0,
+    0, 1, -1, 8, -8, 1);
+#endif
+
+// Image n, tile row ty and column tx of tile j.
+uvec3 tile_pos(uint j) {
+  uint n = dae_fast_div(j, p.th * p.tw, p.inv_thw), q = j - n * p.th * p.tw;
+  uint ty = dae_fast_div(q, p.tw, p.inv_tw);
+  return uvec3(n, ty, q - ty * p.tw);
+}
+
+uint invocation_x() { return gl_WorkGroupID.x * DAE_LOCAL_X + gl_LocalInvocationID.x; }
+
+#if defined(OP_WINO_WEIGHTS)
+
+void main() {
+  uint ci = invocation_x(), co = gl_WorkGroupID.y;
+  if (ci >= p.cin)
+    return;
+  float g[3][3], t[A][3];
+  uint src = p.base[1] + (co * p.cin + ci) * 9u;
+  [[unroll]] for (uint r = 0; r < 3u; r++)
+    [[unroll]] for (uint c = 0; c < 3u; c++)
+      g[r][c] = In[src + r * 3u + c];
+  // t = G g (A x 3), then U = t G^T (A x A)
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < 3u; c++)
+      t[r][c] = G[r * 3u] * g[0][c] + G[r * 3u + 1u] * g[1][c] + G[r * 3u + 2u] * g[2][c];
+  uint stride = p.cout * p.cin, dst = p.base[0] + co * p.cin + ci;
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++)
+      Out[dst + (r * A + c) * stride] =
+          t[r][0] * G[c * 3u] + t[r][1] * G[c * 3u + 1u] + t[r][2] * G[c * 3u + 2u];
+}
+
+#elif defined(OP_WINO_INPUT)
+
+void main() {
+  uint j = invocation_x(), ci = gl_WorkGroupID.y;
+  if (j >= p.tiles)
+    return;
+  uvec3 tp = tile_pos(j);
+  int y0 = int(tp.y * M) - 1, x0 = int(tp.z * M) - 1;
+  uint src = p.base[1] + (tp.x * p.cin + ci) * p.h * p.w;
+  float d[A][A], t[A][A];
+  [[unroll]] for (int r = 0; r < int(A); r++)
+    [[unroll]] for (int c = 0; c < int(A); c++) {
+      int yy = y0 + r, xx = x0 + c;
+      bool inside = uint(yy) < p.h && uint(xx) < p.w;
+      float v = IN(src + (inside ? uint(yy) * p.w + uint(xx) : 0u));
+      d[r][c] = inside ? v : 0.0;
+    }
+  // t = B^T d, then V = t B
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++) {
+      float s = 0.0;
+      [[unroll]] for (uint k = 0; k < A; k++)
+        s += BT[r * A + k] * d[k][c];
+      t[r][c] = s;
+    }
+  uint stride = p.cin * p.tiles, dst = p.base[0] + ci * p.tiles + j;
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++) {
+      float s = 0.0;
+      [[unroll]] for (uint k = 0; k < A; k++)
+        s += t[r][k] * BT[c * A + k];
+      Out[dst + (r * A + c) * stride] = s;
+    }
+}
+
+#elif defined(OP_WINO_OUTPUT)
+
+void main() {
+  uint j = invocation_x(), co = gl_WorkGroupID.y;
+  if (j >= p.tiles)
+    return;
+  uint stride = p.cout * p.tiles, src = p.base[1] + co * p.tiles + j;
+  float m[A][A], t[M][A];
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++)
+      m[r][c] = IN(src + (r * A + c) * stride);
+  // t = A^T m (M x A), then Y = t A (M x M)
+  [[unroll]] for (uint r = 0; r < M; r++)
+    [[unroll]] for (uint c = 0; c < A; c++) {
+      float s = 0.0;
+      [[unroll]] for (uint k = 0; k < A; k++)
+        s += AT[r * A + k] * m[k][c];
+      t[r][c] = s;
+    }
+  float b = p.has_bias != 0u ? bias[p.base[2] + co] : 0.0;
+  uvec3 tp = tile_pos(j);
+  uint dst = p.base[0] + (tp.x * p.cout + co) * p.h * p.w;
+  [[unroll]] for (uint r = 0; r < M; r++) {
+    uint yy = tp.y * M + r;
+    [[unroll]] for (uint c = 0; c < M; c++) {
+      uint xx = tp.z * M + c;
+      if (yy < p.h && xx < p.w) {
+        float v = b;
+        [[unroll]] for (uint k = 0; k < A; k++)
+          v += t[r][k] * AT[c * A + k];
+        uint o = dst + yy * p.w + xx;
+        if (p.accumulate != 0u)
+          v += Out[o];
+        Out[o] = v;
+      }
+    }
+  }
+}
+
+#endif
