@@ -10,7 +10,8 @@
 //  OP_GN_STATS       forward, grid (chunks, N*G): one workgroup reduces one chunk of a group
 //                    to (mean, M2); the chunk-0 workgroup also writes the group's coef.
 //  OP_GN_APPLY       forward, grid (blocks of hw, N*C): combines the chunk partials of its group
-//                    (a few uniform loads), writes y, and the first block writes stats.
+//                    (a few uniform loads), writes y, and the first block writes stats; with
+//                    VEC4 (gn_apply_vec4, lavapipe) four elements per load and store.
 //  OP_GN_BWD_SUMS    backward, grid (chunks, N*C): S1 = sum du, S2 = sum du xh and
 //                    H0 = sum du (xh gamma + beta) over one chunk of a plane (du: the gradient at
 //                    u); the chunk-0 workgroup writes the plane's coef.
@@ -152,6 +153,10 @@ void main() {
 #elif defined(OP_GN_APPLY)
 DAE_BUFFER_WO(0, y)
 DAE_BUFFER_RO(1, x)
+#ifdef VEC4
+layout(std430, set = 0, binding = 0) writeonly buffer Buffer0v { vec4 y4[]; };
+layout(set = 0, binding = 9) uniform samplerBuffer x_texels;   // binding 1 as vec4 texels
+#endif
 DAE_BUFFER_RO(2, scratch)
 DAE_BUFFER_WO(3, stats)
 
@@ -176,6 +181,22 @@ void main() {
   }
   float a = scratch[p.base[2] + 2u * nc], b = scratch[p.base[2] + 2u * nc + 1u];
   float scale = rstd * a;
+#ifdef VEC4
+  // Four consecutive elements per lane and step: one vec4 texel fetch and one vec4 store
+  // where lavapipe would loop over the SIMD lanes four times for each (the host takes this
+  // variant when HW and both tensors' offsets are multiples of 4).
+  uint i0 = gl_WorkGroupID.x * DAE_LOCAL_X * PER_LANE + 4u * lane;
+  for (uint j = 0u; j < PER_LANE / 4u; j++) {
+    uint i = i0 + j * DAE_LOCAL_X * 4u;
+    if (i < p.hw) {
+      uint idx = nc * p.hw + i;
+      vec4 xv = texelFetch(x_texels, int((p.base[1] + idx) / 4u)), v;
+      [[unroll]] for (uint q = 0u; q < 4u; q++)
+        v[q] = activate((xv[q] - mean) * scale + b, idx + q);
+      y4[(p.base[0] + idx) / 4u] = v;
+    }
+  }
+#else
   uint i0 = gl_WorkGroupID.x * DAE_LOCAL_X * PER_LANE + lane;
   for (uint j = 0u; j < PER_LANE; j++) {
     uint i = i0 + j * DAE_LOCAL_X;
@@ -184,6 +205,7 @@ void main() {
       y[p.base[0] + idx] = activate((x[p.base[1] + idx] - mean) * scale + b, idx);
     }
   }
+#endif
 }
 
 #elif defined(OP_GN_BWD_SUMS)

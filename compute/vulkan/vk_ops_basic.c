@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define LOCAL 64
 
@@ -51,6 +52,19 @@ elementwise_in_slices (DaeStream * s, const char *shader, const DaeTensor * y,
   return true;
 }
 
+/* The _vec4 variants of copy and axpy: on CPU devices (lavapipe) with texel views, where y
+ * and x split into aligned groups of four ($DIFFAE_VK_TEXEL=0 keeps the scalar ones). */
+static bool
+vec4_wanted (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTensor * x)
+{
+  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
+  DaeVkDevice *dev = dae_vk_dev (s->be);
+  return x && (strcmp (shader, "basic_copy") == 0 || strcmp (shader, "basic_axpy") == 0) &&
+      dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && dev->texel_views &&
+      !(env && strcmp (env, "0") == 0) && dae_tensor_sample_size (y) % 4 == 0 &&
+      y->nstride % 4 == 0 && x->nstride % 4 == 0 && y->offset % 4 == 0 && x->offset % 4 == 0;
+}
+
 /* One launch of basic.comp variant `shader` over y's elements. */
 static void
 elementwise (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTensor * x,
@@ -68,6 +82,14 @@ elementwise (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTe
   };
   DaeVkArg args[] = { {y, true}, {x, false}, {x2, false} };
   uint32_t gx, gy, spec[] = { LOCAL };
+  if (vec4_wanted (s, shader, y, x)) {
+    static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 0, 4 };
+    char name[64];
+    g_snprintf (name, sizeof name, "%s_vec4", shader);
+    dae_vk_grid_1d (s, count / 4, LOCAL, &gx, &gy);
+    dae_vk_dispatch_texels (s, name, spec, 1, args, 3, texels, &p, sizeof p, gx, gy, 1);
+    return;
+  }
   dae_vk_grid_1d (s, count, LOCAL, &gx, &gy);
   dae_vk_dispatch (s, shader, spec, 1, args, 3, &p, sizeof p, gx, gy, 1);
 }

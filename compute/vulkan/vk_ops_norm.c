@@ -105,6 +105,18 @@ gn_params (const DaeTensor * x, const DaeGroupNormArgs * a, uint32_t chunk, size
   return p;
 }
 
+/* gn_apply_vec4 on the lavapipe profile with texel views, where every plane of x and y starts
+ * on a multiple of 4 floats ($DIFFAE_VK_TEXEL=0 keeps the scalar pass). */
+static bool
+apply_vec4 (DaeStream * s, const NormProfile * pr, const DaeTensor * y, const DaeTensor * x)
+{
+  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
+  size_t hw = (size_t) x->h * x->w;
+  return pr == &lavapipe_profile && pr->apply_per_lane % 4 == 0 &&
+      dae_vk_dev (s->be)->texel_views && !(env && strcmp (env, "0") == 0) && hw % 4 == 0 &&
+      x->nstride % 4 == 0 && y->nstride % 4 == 0 && x->offset % 4 == 0 && y->offset % 4 == 0;
+}
+
 static void
 vk_groupnorm_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * stats,
     const DaeTensor * x, const DaeGroupNormArgs * a)
@@ -129,8 +141,15 @@ vk_groupnorm_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * stat
 
   DaeVkArg apply_args[] = { {y, true}, {x, false}, {scratch, false}, {stats, true} };
   uint32_t apply_spec[] = { pr->apply_local, pr->apply_per_lane };
+  uint32_t gx = div_up (hw, pr->apply_local * pr->apply_per_lane);
+  if (apply_vec4 (s, pr, y, x)) {
+    static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 0, 4 };
+    dae_vk_dispatch_texels (s, "gn_apply_vec4", apply_spec, 2, apply_args,
+        G_N_ELEMENTS (apply_args), texels, &p, sizeof p, gx, planes, 1);
+    return;
+  }
   dae_vk_dispatch (s, "gn_apply", apply_spec, 2, apply_args, G_N_ELEMENTS (apply_args), &p,
-      sizeof p, div_up (hw, pr->apply_local * pr->apply_per_lane), planes, 1);
+      sizeof p, gx, planes, 1);
 }
 
 static void
