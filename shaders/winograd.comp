@@ -12,7 +12,10 @@
 // Tiles are numbered n * TH * TW + ty * TW + tx, TH = ceil(H/m), TW = ceil(W/m). The grid is
 // 2-D: x over tiles (over cin for the weights), y over channels. With TEXEL (the lavapipe
 // profile) the input and M are read through a float texel view (binding 9): a gather where a
-// storage-buffer load is a loop over the SIMD lanes.
+// storage-buffer load is a loop over the SIMD lanes; and for the same reason the weight
+// transform takes four input channels per lane (their weights as vec4 texels) and the input
+// transform four tiles, both storing vec4s, and the output one stores each row of a 4x4
+// tile as a vec4 where it can.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -23,12 +26,13 @@ DAE_PARAMS_BEGIN
   uint th, tw, tiles;           // tiles per column and row of an image; T in all
   float inv_tw, inv_thw;        // 1 / TW, 1 / (TH * TW)
   uint has_bias, accumulate;
+  uint store4;                  // output, TEXEL: tiles whole and rows 4-float aligned
 DAE_PARAMS_END
 
 DAE_BUFFER(0, Out)              // U, V or Y
 DAE_BUFFER_RO(1, In)            // w, X or M
 DAE_BUFFER_RO(2, bias)
-#ifdef TEXEL
+#if defined(TEXEL) && !defined(OP_WINO_WEIGHTS)
 layout(set = 0, binding = 9) uniform samplerBuffer in_texels;
 #define IN(i) texelFetch(in_texels, int(i)).r
 #else
@@ -62,32 +66,69 @@ uint invocation_x() { return gl_WorkGroupID.x * DAE_LOCAL_X + gl_LocalInvocation
 
 #if defined(OP_WINO_WEIGHTS)
 
+// U of (co, ci) from its 3x3 weights g: G g G^T.
+void weight_tile(float g[3][3], out float u[A][A]) {
+  float t[A][3];
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < 3u; c++)
+      t[r][c] = G[r * 3u] * g[0][c] + G[r * 3u + 1u] * g[1][c] + G[r * 3u + 2u] * g[2][c];
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++)
+      u[r][c] = t[r][0] * G[c * 3u] + t[r][1] * G[c * 3u + 1u] + t[r][2] * G[c * 3u + 2u];
+}
+
+#ifdef TEXEL
+// Four consecutive input channels per lane: their 36 weights as 9 vec4 texels (binding 1 is
+// viewed as vec4s; Cin % 4 == 0), each transformed value of the four stored as one vec4.
+layout(std430, set = 0, binding = 0) writeonly buffer Buffer0v { vec4 Out4[]; };
+layout(set = 0, binding = 9) uniform samplerBuffer w_texels;
+
+void main() {
+  uint ci = 4u * invocation_x(), co = gl_WorkGroupID.y;
+  if (ci >= p.cin)
+    return;
+  float w36[36];
+  uint src = (p.base[1] + (co * p.cin + ci) * 9u) / 4u;
+  [[unroll]] for (uint q = 0; q < 9u; q++) {
+    vec4 v = texelFetch(w_texels, int(src + q));
+    [[unroll]] for (uint e = 0; e < 4u; e++)
+      w36[4u * q + e] = v[e];
+  }
+  float g[3][3], u[4][A][A];
+  [[unroll]] for (uint k = 0; k < 4u; k++) {
+    [[unroll]] for (uint r = 0; r < 3u; r++)
+      [[unroll]] for (uint c = 0; c < 3u; c++)
+        g[r][c] = w36[9u * k + 3u * r + c];
+    weight_tile(g, u[k]);
+  }
+  uint stride = p.cout * p.cin, dst = p.base[0] + co * p.cin + ci;
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++)
+      Out4[(dst + (r * A + c) * stride) / 4u] = vec4(u[0][r][c], u[1][r][c], u[2][r][c],
+          u[3][r][c]);
+}
+#else
 void main() {
   uint ci = invocation_x(), co = gl_WorkGroupID.y;
   if (ci >= p.cin)
     return;
-  float g[3][3], t[A][3];
+  float g[3][3], u[A][A];
   uint src = p.base[1] + (co * p.cin + ci) * 9u;
   [[unroll]] for (uint r = 0; r < 3u; r++)
     [[unroll]] for (uint c = 0; c < 3u; c++)
       g[r][c] = In[src + r * 3u + c];
-  // t = G g (A x 3), then U = t G^T (A x A)
-  [[unroll]] for (uint r = 0; r < A; r++)
-    [[unroll]] for (uint c = 0; c < 3u; c++)
-      t[r][c] = G[r * 3u] * g[0][c] + G[r * 3u + 1u] * g[1][c] + G[r * 3u + 2u] * g[2][c];
+  weight_tile(g, u);
   uint stride = p.cout * p.cin, dst = p.base[0] + co * p.cin + ci;
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++)
-      Out[dst + (r * A + c) * stride] =
-          t[r][0] * G[c * 3u] + t[r][1] * G[c * 3u + 1u] + t[r][2] * G[c * 3u + 2u];
+      Out[dst + (r * A + c) * stride] = u[r][c];
 }
+#endif
 
 #elif defined(OP_WINO_INPUT)
 
-void main() {
-  uint j = invocation_x(), ci = gl_WorkGroupID.y;
-  if (j >= p.tiles)
-    return;
+// V of tile j of channel ci: B^T d B, d the tile's A x A input patch (zero outside the image).
+void input_tile(uint j, uint ci, out float v[A][A]) {
   uvec3 tp = tile_pos(j);
   int y0 = int(tp.y * M) - 1, x0 = int(tp.z * M) - 1;
   uint src = p.base[1] + (tp.x * p.cin + ci) * p.h * p.w;
@@ -96,10 +137,9 @@ void main() {
     [[unroll]] for (int c = 0; c < int(A); c++) {
       int yy = y0 + r, xx = x0 + c;
       bool inside = uint(yy) < p.h && uint(xx) < p.w;
-      float v = IN(src + (inside ? uint(yy) * p.w + uint(xx) : 0u));
-      d[r][c] = inside ? v : 0.0;
+      float x = IN(src + (inside ? uint(yy) * p.w + uint(xx) : 0u));
+      d[r][c] = inside ? x : 0.0;
     }
-  // t = B^T d, then V = t B
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++) {
       float s = 0.0;
@@ -107,17 +147,53 @@ void main() {
         s += BT[r * A + k] * d[k][c];
       t[r][c] = s;
     }
-  uint stride = p.cin * p.tiles, dst = p.base[0] + ci * p.tiles + j;
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++) {
       float s = 0.0;
       [[unroll]] for (uint k = 0; k < A; k++)
         s += t[r][k] * BT[c * A + k];
-      Out[dst + (r * A + c) * stride] = s;
+      v[r][c] = s;
     }
 }
 
+#ifdef TEXEL
+// Four consecutive tiles per lane, each transformed value of the four stored as one vec4
+// (the host takes this variant only when T % 4 == 0).
+layout(std430, set = 0, binding = 0) writeonly buffer Buffer0v { vec4 Out4[]; };
+
+void main() {
+  uint j = 4u * invocation_x(), ci = gl_WorkGroupID.y;
+  if (j >= p.tiles)
+    return;
+  float v0[A][A], v1[A][A], v2[A][A], v3[A][A];
+  input_tile(j, ci, v0);
+  input_tile(j + 1u, ci, v1);
+  input_tile(j + 2u, ci, v2);
+  input_tile(j + 3u, ci, v3);
+  uint stride = p.cin * p.tiles, dst = p.base[0] + ci * p.tiles + j;
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++)
+      Out4[(dst + (r * A + c) * stride) / 4u] = vec4(v0[r][c], v1[r][c], v2[r][c], v3[r][c]);
+}
+#else
+void main() {
+  uint j = invocation_x(), ci = gl_WorkGroupID.y;
+  if (j >= p.tiles)
+    return;
+  float v[A][A];
+  input_tile(j, ci, v);
+  uint stride = p.cin * p.tiles, dst = p.base[0] + ci * p.tiles + j;
+  [[unroll]] for (uint r = 0; r < A; r++)
+    [[unroll]] for (uint c = 0; c < A; c++)
+      Out[dst + (r * A + c) * stride] = v[r][c];
+}
+#endif
+
 #elif defined(OP_WINO_OUTPUT)
+#if defined(TEXEL) && WINO_M == 4
+#define ROW_STORES
+layout(std430, set = 0, binding = 0) buffer Buffer0v { vec4 Out4[]; };
+#endif
 
 void main() {
   uint j = invocation_x(), co = gl_WorkGroupID.y;
@@ -139,6 +215,25 @@ void main() {
   float b = p.has_bias != 0u ? bias[p.base[2] + co] : 0.0;
   uvec3 tp = tile_pos(j);
   uint dst = p.base[0] + (tp.x * p.cout + co) * p.h * p.w;
+#ifdef ROW_STORES
+  if (p.store4 != 0u) {
+    // every tile lies inside the image and each of its rows on a 4-float boundary: one vec4
+    // store per row
+    [[unroll]] for (uint r = 0; r < M; r++) {
+      vec4 v;
+      [[unroll]] for (uint c = 0; c < M; c++) {
+        v[c] = b;
+        [[unroll]] for (uint k = 0; k < A; k++)
+          v[c] += t[r][k] * AT[c * A + k];
+      }
+      uint o = (dst + (tp.y * M + r) * p.w + tp.z * M) / 4u;
+      if (p.accumulate != 0u)
+        v += Out4[o];
+      Out4[o] = v;
+    }
+    return;
+  }
+#endif
   [[unroll]] for (uint r = 0; r < M; r++) {
     uint yy = tp.y * M + r;
     [[unroll]] for (uint c = 0; c < M; c++) {

@@ -25,6 +25,7 @@ typedef struct {
   uint32_t th, tw, tiles;
   float inv_tw, inv_thw;
   uint32_t has_bias, accumulate;
+  uint32_t store4;
 } WinoParams;
 
 /* The layout of F(m x m, 3x3) over x: tiles of m x m outputs. */
@@ -95,10 +96,10 @@ dae_vk_winograd_tile (DaeStream * s, const DaeTensor * x, const DaeTensor * w)
   return fits (s, &p, m) ? m : 0;
 }
 
-/* One transform over a grid of (count / LOCAL_1D) x rows workgroups; the input (binding 1)
- * through a float texel view where the device has them. */
+/* One transform over a grid of (count / LOCAL_1D) x rows workgroups; its _texel variant,
+ * where texel > 0, reads binding 1 through a view of `texel` floats per texel. */
 static void
-transform (DaeStream * s, const char *op, int m, bool texel, const DaeVkArg * args, int nargs,
+transform (DaeStream * s, const char *op, int m, int texel, const DaeVkArg * args, int nargs,
     const WinoParams * p, uint32_t count, uint32_t rows)
 {
   uint32_t spec[] = { LOCAL_1D }, gx = (count + LOCAL_1D - 1) / LOCAL_1D;
@@ -108,7 +109,7 @@ transform (DaeStream * s, const char *op, int m, bool texel, const DaeVkArg * ar
     dae_vk_dispatch (s, name, spec, 1, args, nargs, p, sizeof *p, gx, rows, 1);
     return;
   }
-  static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 0, 1 };
+  const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 0, (uint8_t) texel };
   dae_vk_dispatch_texels (s, name, spec, 1, args, nargs, texels, p, sizeof *p, gx, rows, 1);
 }
 
@@ -127,14 +128,19 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
     return;
   const char *env = g_getenv ("DIFFAE_VK_TEXEL");
   bool texel = dae_vk_dev (s->be)->texel_views && !(env && strcmp (env, "0") == 0);
+  /* The texel variants of the weight and input transforms take four input channels (Cin %
+   * 4 == 0 here) or four tiles per invocation. */
+  bool w4 = texel && w->offset % 4 == 0, in4 = texel && p.tiles % 4 == 0;
   DaeVkArg wargs[] = { {u, true}, {w, false} };
-  transform (s, "weights", m, false, wargs, 2, &p, p.cin, p.cout);
+  transform (s, "weights", m, w4 ? 4 : 0, wargs, 2, &p, w4 ? p.cin / 4 : p.cin, p.cout);
   DaeVkArg iargs[] = { {v, true}, {x, false} };
-  transform (s, "input", m, texel, iargs, 2, &p, p.tiles, p.cin);
+  transform (s, "input", m, in4 ? 1 : 0, iargs, 2, &p, in4 ? p.tiles / 4 : p.tiles, p.cin);
   DaeVkMat mu = { u, 0, (size_t) p.cout * p.cin, (int) p.cin, false };
   DaeVkMat mv = { v, 0, (size_t) p.cin * T, (int) T, false };
   DaeVkMat mm = { mt, 0, (size_t) p.cout * T, (int) T, false };
   dae_vk_gemm (s, (int) p.cout, (int) T, (int) p.cin, (int) xi, mu, mv, mm, 1.0f, 0.0f);
+  p.store4 = m == 4 && p.h % 4 == 0 && p.w % 4 == 0 && y->offset % 4 == 0 &&
+      y->nstride % 4 == 0;
   DaeVkArg oargs[] = { {y, true}, {mt, false}, {b, false} };
-  transform (s, "output", m, texel, oargs, 3, &p, p.tiles, p.cout);
+  transform (s, "output", m, texel ? 1 : 0, oargs, 3, &p, p.tiles, p.cout);
 }
