@@ -48,6 +48,26 @@ vec2 cos_sin(float a) {
 }
 #endif
 
+#if defined(OP_UPSAMPLE2_FWD) && defined(VEC4)
+// pool_upsample2_fwd_vec4 (lavapipe): one invocation per pair of input pixels of a row, x
+// through a float texel view, the 2x4 outputs as two vec4 stores where lavapipe would loop
+// over the SIMD lanes eight times (the host's conditions: w even, y 4-float aligned).
+layout(std430, set = 0, binding = 0) writeonly buffer Buffer0v { vec4 y4[]; };
+layout(set = 0, binding = 9) uniform samplerBuffer x_texels;
+
+void main() {
+  uint id = dae_linear_id();
+  if (id >= p.count)
+    return;
+  uint e = 2u * id, plane = e / (p.h * p.w), r = e - plane * p.h * p.w;
+  uint i = r / p.w, j = r - i * p.w;
+  float a = texelFetch(x_texels, int(p.base[1] + e)).r;
+  float b = texelFetch(x_texels, int(p.base[1] + e + 1u)).r;
+  uint top = (p.base[0] + large_at(plane, 2u * i, 2u * j)) / 4u;
+  y4[top] = vec4(a, a, b, b);
+  y4[top + p.w / 2u] = vec4(a, a, b, b);
+}
+#else
 void main() {
   uint id = dae_linear_id();
   if (id >= p.count)
@@ -96,3 +116,4 @@ void main() {
   y[yb + id] = j < half_dim ? cs.x : cs.y;
 #endif
 }
+#endif

@@ -293,6 +293,9 @@ test_unary (DaeBackend * be, DaeStream * s)
     double wf = 0, wb = 0;
     for (size_t i = 0; i < G_N_ELEMENTS (shapes); i++)
       unary_check (be, s, &unary_ops[k], shapes[i], 50 + i, &wf, &wb);
+    /* an odd width: not the upsample's pairs of pixels (its vec4 pass on lavapipe) */
+    if (unary_ops[k].oh_num == 2)
+      unary_check (be, s, &unary_ops[k], (Shape) { 2, 3, 5, 7 }, 60, &wf, &wb);
     fprintf (stderr, "  %-16s worst forward %.2e backward %.2e\n", unary_ops[k].name, wf, wb);
   }
 }

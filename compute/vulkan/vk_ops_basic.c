@@ -52,17 +52,24 @@ elementwise_in_slices (DaeStream * s, const char *shader, const DaeTensor * y,
   return true;
 }
 
-/* The _vec4 variants of copy and axpy: on CPU devices (lavapipe) with texel views, where y
- * and x split into aligned groups of four ($DIFFAE_VK_TEXEL=0 keeps the scalar ones). */
+/* The _vec4 variants (lavapipe): on CPU devices with texel views, unless $DIFFAE_VK_TEXEL=0;
+ * each variant adds its own alignment conditions. */
 static bool
-vec4_wanted (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTensor * x)
+texel_vec4_ok (DaeStream * s)
 {
   const char *env = g_getenv ("DIFFAE_VK_TEXEL");
   DaeVkDevice *dev = dae_vk_dev (s->be);
+  return dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && dev->texel_views &&
+      !(env && strcmp (env, "0") == 0);
+}
+
+/* copy and axpy four at a time where y and x split into aligned groups of four. */
+static bool
+vec4_wanted (DaeStream * s, const char *shader, const DaeTensor * y, const DaeTensor * x)
+{
   return x && (strcmp (shader, "basic_copy") == 0 || strcmp (shader, "basic_axpy") == 0) &&
-      dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && dev->texel_views &&
-      !(env && strcmp (env, "0") == 0) && dae_tensor_sample_size (y) % 4 == 0 &&
-      y->nstride % 4 == 0 && x->nstride % 4 == 0 && y->offset % 4 == 0 && x->offset % 4 == 0;
+      texel_vec4_ok (s) && dae_tensor_sample_size (y) % 4 == 0 && y->nstride % 4 == 0 &&
+      x->nstride % 4 == 0 && y->offset % 4 == 0 && x->offset % 4 == 0;
 }
 
 /* One launch of basic.comp variant `shader` over y's elements. */
@@ -168,6 +175,18 @@ vk_avgpool2_backward (DaeStream * s, const DaeTensor * dx, const DaeTensor * dy)
 static void
 vk_upsample2_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x)
 {
+  if (texel_vec4_ok (s) && x->w % 2 == 0 && y->offset % 4 == 0) {
+    /* one invocation per pair of input pixels (pool_upsample2_fwd_vec4) */
+    size_t count = dae_tensor_numel (x) / 2;
+    PoolParams p = { (uint32_t) count, (uint32_t) x->h, (uint32_t) x->w };
+    DaeVkArg args[] = { {y, true}, {x, false} };
+    static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 0, 1 };
+    uint32_t gx, gy, spec[] = { pool_local (s) };
+    dae_vk_grid_1d (s, count, spec[0], &gx, &gy);
+    dae_vk_dispatch_texels (s, "pool_upsample2_fwd_vec4", spec, 1, args, 2, texels, &p,
+        sizeof p, gx, gy, 1);
+    return;
+  }
   pool (s, "pool_upsample2_fwd", y, x, NULL, dae_tensor_numel (y), x->h, x->w);
 }
 
