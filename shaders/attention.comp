@@ -2,8 +2,9 @@
 // The non-GEMM parts of single-head attention (the three matrix products per direction are
 // dae_vk_gemm calls, see compute/vulkan/vk_ops_attention.c).
 //
-// -DOP_SCALE_QK: dst (N, 2C, T) = a * the q and k chunks of qkv (N, 3C, T), a = C^-1/4, so
-//   that the scores round like PyTorch's einsum of (q * a) and (k * a).
+// -DOP_SCALE_QK: dst = a * the q and k chunks of qkv (N, 3C, T), a = C^-1/4, so that the
+//   scores round like PyTorch's einsum of (q * a) and (k * a); per sample q transposed
+//   (T, C), then k (C, T), so that the scores' GEMM reads both contiguously along C.
 // -DOP_SOFTMAX: the rows of x (rows, T) in place: exp(x - max) / sum, fp32.
 // -DOP_SOFTMAX_BWD: x holds dP (rows, T); becomes dS = P * (dP - sum_s dP * P), P = y.
 //
@@ -33,7 +34,12 @@ void main() {
   uint j = gl_GlobalInvocationID.x, n = gl_WorkGroupID.y;
   if (j >= 2 * p.ct)
     return;
-  x[p.base[0] + n * 2 * p.ct + j] = y[p.base[1] + n * 3 * p.ct + j] * p.a;
+  uint dst = j;
+  if (j < p.ct) {
+    uint c = j / p.T, t = j - c * p.T;
+    dst = t * (p.ct / p.T) + c;
+  }
+  x[p.base[0] + n * 2 * p.ct + dst] = y[p.base[1] + n * 3 * p.ct + j] * p.a;
 }
 
 #else

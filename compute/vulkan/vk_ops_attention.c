@@ -2,7 +2,8 @@
  * the samples (vk_gemm.h); the q/k scaling, the softmax rows and their backward are
  * shaders/attention.comp. Per sample, with T = H*W and a = C^-1/4:
  *
- *   forward   qk = (a q, a k) in scratch; probs = qk_q^T qk_k; softmax rows; y = v probs^T
+ *   forward   qk = ((a q)^T, a k) in scratch; probs = qk_q qk_k; softmax rows;
+ *             y = v probs^T
  *   backward  dP = dy^T v (scratch); dv += dy P; dS = P * (dP - rowsum(dP * P)) in place;
  *             dq += a^2 k dS^T; dk += a^2 q dS */
 #include "vk_backend.h"
@@ -58,7 +59,8 @@ vk_attention_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * prob
   const DaeTensor *qk = dae_vk_scratch (s, 0, 2 * CT * N);
   if (!qk)
     return;
-  /* qk = (a q, a k) per sample. */
+  /* qk = ((a q)^T, a k) per sample: q stored (T, C), so that the scores' GEMM reads A four
+   * channels at a time. */
   AttentionParams p = {.T = (uint32_t) T,.ct = (uint32_t) CT,
     .a = (float) (1.0 / sqrt (sqrt ((double) C)))
   };
@@ -67,7 +69,7 @@ vk_attention_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * prob
   dae_vk_dispatch (s, "attention_scale_qk", spec, 1, args, 2, &p, sizeof p,
       (uint32_t) ((2 * CT + SCALE_LOCAL - 1) / SCALE_LOCAL), (uint32_t) N, 1);
   /* probs (T x T) = (a q)^T (a k), then softmax rows. */
-  dae_vk_gemm (s, T, T, C, N, mat (qk, 0, 2 * CT, T, true), mat (qk, CT, 2 * CT, T, false),
+  dae_vk_gemm (s, T, T, C, N, mat (qk, 0, 2 * CT, C, false), mat (qk, CT, 2 * CT, T, false),
       mat (probs, 0, TT, T, false), 1.0f, 0.0f);
   row_op (s, "attention_softmax", probs, NULL, (uint32_t) (N * T), (uint32_t) T);
   /* y (C x T) = v probs^T. */
