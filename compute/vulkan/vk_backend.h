@@ -147,6 +147,9 @@ void dae_vk_dispatch_texels (DaeStream * s, const char *name, const uint32_t * s
     const DaeVkArg * args, int nargs, const uint8_t * texel,
     const void *params, size_t params_size, uint32_t groups_x, uint32_t groups_y,
     uint32_t groups_z);
+/* Whether s may bind texel views: the device has them and $DIFFAE_VK_TEXEL is not 0 (which
+ * keeps every op on its storage-buffer variant, for tests and comparisons). */
+bool dae_vk_texels_enabled (DaeStream * s);
 
 /* Splits a 1-D launch of `count` invocations in workgroups of `local` into x/y group counts
  * within the device's limits (shaders rebuild the index with dae_linear_id()). */

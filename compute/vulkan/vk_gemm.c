@@ -48,9 +48,7 @@ cpu_tiles (int M, bool a_vec4)
 static bool
 texel_wanted (DaeStream * s, const DaeVkTiles * t, bool has_texel)
 {
-  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
-  return has_texel && t->bk == 0 && t->kv == 4 && dae_vk_dev (s->be)->texel_views &&
-      !(env && strcmp (env, "0") == 0);
+  return has_texel && t->bk == 0 && t->kv == 4 && dae_vk_texels_enabled (s);
 }
 
 DaeVkTiles

@@ -57,10 +57,8 @@ elementwise_in_slices (DaeStream * s, const char *shader, const DaeTensor * y,
 static bool
 texel_vec4_ok (DaeStream * s)
 {
-  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
-  DaeVkDevice *dev = dae_vk_dev (s->be);
-  return dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && dev->texel_views &&
-      !(env && strcmp (env, "0") == 0);
+  return dae_vk_dev (s->be)->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU &&
+      dae_vk_texels_enabled (s);
 }
 
 /* copy and axpy four at a time where y and x split into aligned groups of four. */

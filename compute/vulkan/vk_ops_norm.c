@@ -110,11 +110,10 @@ gn_params (const DaeTensor * x, const DaeGroupNormArgs * a, uint32_t chunk, size
 static bool
 apply_vec4 (DaeStream * s, const NormProfile * pr, const DaeTensor * y, const DaeTensor * x)
 {
-  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
   size_t hw = (size_t) x->h * x->w;
-  return pr == &lavapipe_profile && pr->apply_per_lane % 4 == 0 &&
-      dae_vk_dev (s->be)->texel_views && !(env && strcmp (env, "0") == 0) && hw % 4 == 0 &&
-      x->nstride % 4 == 0 && y->nstride % 4 == 0 && x->offset % 4 == 0 && y->offset % 4 == 0;
+  return pr == &lavapipe_profile && pr->apply_per_lane % 4 == 0 && dae_vk_texels_enabled (s) &&
+      hw % 4 == 0 && x->nstride % 4 == 0 && y->nstride % 4 == 0 && x->offset % 4 == 0 &&
+      y->offset % 4 == 0;
 }
 
 static void

@@ -427,6 +427,13 @@ dae_vk_dispatch_texels (DaeStream * base, const char *name, const uint32_t * spe
   }
 }
 
+bool
+dae_vk_texels_enabled (DaeStream * s)
+{
+  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
+  return dae_vk_dev (s->be)->texel_views && !(env && strcmp (env, "0") == 0);
+}
+
 const DaeTensor *
 dae_vk_scratch (DaeStream * base, int slot, size_t numel)
 {

@@ -126,8 +126,7 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
   const DaeTensor *mt = v ? dae_vk_scratch (s, SLOT_M, xi * p.cout * T) : NULL;
   if (!mt)
     return;
-  const char *env = g_getenv ("DIFFAE_VK_TEXEL");
-  bool texel = dae_vk_dev (s->be)->texel_views && !(env && strcmp (env, "0") == 0);
+  bool texel = dae_vk_texels_enabled (s);
   /* The texel variants of the weight and input transforms take four input channels (Cin %
    * 4 == 0 here) or four tiles per invocation. */
   bool w4 = texel && w->offset % 4 == 0, in4 = texel && p.tiles % 4 == 0;
