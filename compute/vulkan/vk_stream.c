@@ -276,8 +276,9 @@ dae_vk_grid_1d (DaeStream * s, size_t count, uint32_t local, uint32_t * gx, uint
 }
 
 /* Binds DAE_VK_TEXEL_BINDING + i to a texel view of argument i's binding where texels[i]
- * asks for one (texels NULL: none). The view starts where the storage binding starts, so the element offsets in
- * the push block hold for both (in vec4s: offset / 4, which callers keep 16-byte aligned). */
+ * asks for one (texels NULL: none). The view starts where the storage binding starts, so the
+ * element offsets in the push block hold for both (in vec4s: offset / 4, which callers keep
+ * 16-byte aligned). */
 static bool
 write_texel_views (VkStream * s, DaeVkDevice * dev, VkDescriptorSet set, const DaeVkArg * args,
     int nargs, const uint8_t * texels, const VkDescriptorBufferInfo * infos)
