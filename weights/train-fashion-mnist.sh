@@ -5,7 +5,7 @@
 #
 #   weights/train-fashion-mnist.sh [WORK]     default WORK: runs/fmnist32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 25000), LATENT_STEPS (20000), BUILD_DIR (build).
+# Environment: AE_STEPS (autoencoder steps, 33000), LATENT_STEPS (20000), BUILD_DIR (build).
 # The config is weights/configs/fmnist32-wide.json (the shipped file's); the earlier, narrower
 # encoder (weights/configs/fmnist32.json, z_sem 64) is described in weights/fashion-mnist.md.
 set -eu
@@ -26,7 +26,7 @@ resume () { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 # 2. the autoencoder
 [ -f "$work/ae/model.safetensors" ] || "$train" autoenc \
     --config "$root/weights/configs/fmnist32-wide.json" $d --out "$work/ae" \
-    --steps "${AE_STEPS:-25000}" --batch 32 --lr 2e-4 --ema-decay 0.999 \
+    --steps "${AE_STEPS:-33000}" --batch 32 --lr 2e-4 --ema-decay 0.999 \
     --checkpoint-every 500 --sample-every 1000 --seed 1 $(resume "$work/ae")
 
 # 3. the latent net
