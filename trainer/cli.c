@@ -111,9 +111,10 @@ add_specific (GOptionContext * ctx, TrArgs * a)
     E ("images", G_OPTION_ARG_INT, n_images, "held-out images to reconstruct (default 64)", "N"),
     E ("probe-max", G_OPTION_ARG_INT, probe_max,
         "at most this many training images for the probes (default 10000)", "N"),
-    E ("iterations", G_OPTION_ARG_INT, iterations, "probe optimiser iterations (default 500)",
-        "N"),
-    E ("l2", G_OPTION_ARG_DOUBLE, l2, "probe L2 regularisation (default 1e-4)", "L"),
+    E ("iterations", G_OPTION_ARG_INT, iterations, "fix the probes' optimiser iterations "
+        "(default: chosen per probe among 62..2000 on a fifth of the training images)", "N"),
+    E ("l2", G_OPTION_ARG_DOUBLE, l2, "fix the probes' L2 regularisation (default: chosen "
+        "per probe among 0, 1e-4, 1e-3, 1e-2 on a fifth of the training images)", "L"),
     E ("batch", G_OPTION_ARG_INT, batch, "images per encode/decode call (default 32)", "N"),
     E ("seed", G_OPTION_ARG_INT64, seed, "seed of the random x_T (default 0)", "N"),
     E ("samples", G_OPTION_ARG_INT, n_samples, "unconditional samples to draw and compare with "

@@ -168,33 +168,92 @@ features (Eval * e, const TrImageSet * set, const TrLabels * l, const int *class
   return st;
 }
 
-/* Held-out accuracy of a probe fitted on train (features standardised with train's
- * statistics); binary probes (k == 0) average the attributes' accuracies. */
-static double
-probe_accuracy (Eval * e, Features * train, Features * test, int k, int n_attrs)
+/* The probes' regularisation (L2 and early stopping) is chosen per feature set on a fifth
+ * of the training rows unless --l2 and --iterations fix it: z_sem and pixels want different
+ * amounts (the pixel probe overfits where z_sem's still improves), so one fixed setting
+ * favours one side. */
+static const double probe_l2_grid[] = { 0, 1e-4, 1e-3, 1e-2 };
+
+enum { PROBE_MAX_ITERATIONS = 2000 };
+
+/* Fits one probe on train (selected or fixed regularisation) and predicts the tn test rows
+ * into pred; the fitting choice is appended to fits (JSON). */
+static void
+probe_fit_one (Eval * e, const float *x, int n, int d, const int *y, int k, const float *tx,
+    int tn, int *pred, GString * fits)
+{
+  bool fixed_l2 = !isnan (e->a->l2), fixed_it = e->a->iterations != -1;
+  const double *grid = fixed_l2 ? &e->a->l2 : probe_l2_grid;
+  int n_l2 = fixed_l2 ? 1 : (int) G_N_ELEMENTS (probe_l2_grid);
+  int iters = fixed_it ? e->a->iterations : PROBE_MAX_ITERATIONS;
+  TrLogRegChoice c = { grid[0], iters, NAN };
+  if (!fixed_l2 || !fixed_it)
+    c = tr_logreg_select (x, n, d, y, k, grid, n_l2, iters, fixed_it);
+  TrLogReg m = { 0 };
+  tr_logreg_fit (&m, x, n, d, y, k, c.l2, c.iterations);
+  tr_logreg_predict (&m, tx, tn, pred);
+  tr_logreg_clear (&m);
+  g_string_append_printf (fits, "%s{\"l2\": %g, \"iterations\": %d, \"validation\": ",
+      fits->len ? ", " : "", c.l2, c.iterations);
+  if (isnan (c.validation_accuracy))
+    g_string_append (fits, "null}");
+  else
+    g_string_append_printf (fits, "%.5f}", c.validation_accuracy);
+}
+
+/* The class of test row i for attribute a (binary probes) or its class (k > 0). */
+static int
+probe_truth (const Features * f, int k, int n_attrs, int a, int i)
+{
+  return k ? f->y[i] : f->y[i * n_attrs + a];
+}
+
+/* Probes fitted on train (features standardised with train's statistics; binary probes,
+ * k == 0, one per attribute) predict every test row: pred holds reps x test->n classes. */
+static void
+probe_predict (Eval * e, Features * train, Features * test, int k, int n_attrs, int *pred,
+    GString * fits)
 {
   float *mean = g_new (float, train->d), *std = g_new (float, train->d);
   tr_standardise_fit (train->x, train->n, train->d, mean, std);
   tr_standardise (train->x, train->n, train->d, mean, std);
   tr_standardise (test->x, test->n, test->d, mean, std);
-  int iters = TR_OR (e->a->iterations, -1, 500), reps = k ? 1 : n_attrs;
-  double l2 = TR_ORF (e->a->l2, 1e-4), total = 0;
-  int *y = g_new (int, MAX (train->n, 1)), *yt = g_new (int, MAX (test->n, 1));
-  for (int a = 0; a < reps; a++) {
+  int *y = g_new (int, MAX (train->n, 1));
+  for (int a = 0; a < (k ? 1 : n_attrs); a++) {
     for (int i = 0; i < train->n; i++)
-      y[i] = k ? train->y[i] : train->y[i * n_attrs + a];
-    for (int i = 0; i < test->n; i++)
-      yt[i] = k ? test->y[i] : test->y[i * n_attrs + a];
-    TrLogReg m = { 0 };
-    tr_logreg_fit (&m, train->x, train->n, train->d, y, k ? k : 2, l2, iters);
-    total += tr_logreg_accuracy (&m, test->x, test->n, yt);
-    tr_logreg_clear (&m);
+      y[i] = probe_truth (train, k, n_attrs, a, i);
+    probe_fit_one (e, train->x, train->n, train->d, y, k ? k : 2, test->x, test->n,
+        pred + (size_t) a * test->n, fits);
   }
   g_free (y);
-  g_free (yt);
   g_free (mean);
   g_free (std);
-  return total / reps;
+}
+
+/* Accuracies of the two probes (mean over attributes for binary ones) and the rows where
+ * exactly one is right, for McNemar's test: the comparison is paired, row by row. */
+typedef struct {
+  double z_acc, p_acc;
+  int z_only, p_only;
+} ProbeComparison;
+
+static ProbeComparison
+probe_compare (const Features * test, int k, int n_attrs, const int *zpred, const int *ppred)
+{
+  ProbeComparison r = { 0 };
+  int reps = k ? 1 : n_attrs, rows = reps * test->n;
+  for (int a = 0; a < reps; a++)
+    for (int i = 0; i < test->n; i++) {
+      int t = probe_truth (test, k, n_attrs, a, i), j = a * test->n + i;
+      bool zr = zpred[j] == t, pr = ppred[j] == t;
+      r.z_acc += zr;
+      r.p_acc += pr;
+      r.z_only += zr && !pr;
+      r.p_only += pr && !zr;
+    }
+  r.z_acc /= MAX (rows, 1);
+  r.p_acc /= MAX (rows, 1);
+  return r;
 }
 
 static void
@@ -224,12 +283,26 @@ probe_run (Eval * e, const TrLabels * l, const TrLabels * tl, DaeError * err)
   if (st == DAE_OK) {
     printf ("linear probe (%s, %d train / %d held-out images):\n", multi ?
         "multinomial over one-hot classes" : "binary per attribute, mean", ztr.n, zte.n);
-    double za = probe_accuracy (e, &ztr, &zte, k, l->n_attrs);
-    double pa = probe_accuracy (e, &ptr, &pte, k, l->n_attrs);
-    printf ("  z_sem accuracy %.4f, raw pixels %.4f\n", za, pa);
+    GString *zfits = g_string_new (NULL), *pfits = g_string_new (NULL);
+    size_t rows = (size_t) (multi ? 1 : l->n_attrs) * zte.n;
+    int *zpred = g_new (int, rows), *ppred = g_new (int, rows);
+    probe_predict (e, &ztr, &zte, k, l->n_attrs, zpred, zfits);
+    probe_predict (e, &ptr, &pte, k, l->n_attrs, ppred, pfits);
+    ProbeComparison c = probe_compare (&zte, k, l->n_attrs, zpred, ppred);
+    double p = tr_mcnemar_p (c.z_only, c.p_only);
+    printf ("  z_sem accuracy %.4f (fits: %s)\n  raw pixels %.4f (fits: %s)\n"
+        "  paired: %d rows right only with z_sem, %d only with pixels; McNemar p = %.3g\n",
+        c.z_acc, zfits->str, c.p_acc, pfits->str, c.z_only, c.p_only, p);
     g_string_append_printf (e->json, "  \"probe\": {\"kind\": \"%s\", \"classes\": %d, "
-        "\"train\": %d, \"test\": %d, \"z_sem_accuracy\": %.5f, \"pixels_accuracy\": %.5f},\n",
-        multi ? "multinomial" : "binary-mean", multi ? k : 2, ztr.n, zte.n, za, pa);
+        "\"train\": %d, \"test\": %d, \"z_sem_accuracy\": %.5f, \"pixels_accuracy\": %.5f,\n"
+        "            \"z_sem_fits\": [%s],\n            \"pixels_fits\": [%s],\n"
+        "            \"paired\": {\"z_sem_only_right\": %d, \"pixels_only_right\": %d, "
+        "\"mcnemar_p\": %.4g}},\n", multi ? "multinomial" : "binary-mean", multi ? k : 2,
+        ztr.n, zte.n, c.z_acc, c.p_acc, zfits->str, pfits->str, c.z_only, c.p_only, p);
+    g_free (zpred);
+    g_free (ppred);
+    g_string_free (zfits, TRUE);
+    g_string_free (pfits, TRUE);
   }
   features_clear (&ztr, &ptr);
   features_clear (&zte, &pte);
@@ -417,6 +490,10 @@ prepare (Eval * e, DaeError * err)
   TrArgs *a = e->a;
   if (!a->model)
     return dae_error_set (err, DAE_ERR_INVALID, "--model is required");
+  if (a->iterations != -1 && a->iterations < 1)
+    return dae_error_set (err, DAE_ERR_INVALID, "--iterations must be at least 1");
+  if (!isnan (a->l2) && !(a->l2 >= 0))
+    return dae_error_set (err, DAE_ERR_INVALID, "--l2 must be 0 or more");
   if (parse_steps (e, err) != DAE_OK || tr_out_make (a, err) != DAE_OK ||
       tr_args_open_backend (a, &e->be, err) != DAE_OK ||
       dae_model_load (e->be, a->model, &e->m, err) != DAE_OK ||

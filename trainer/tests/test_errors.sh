@@ -1,7 +1,8 @@
 #!/bin/sh
 # Bad data gives a clear error naming the file: an unreadable PNG, an IDX file shorter than its
 # header, IDX images of the wrong size, an empty folder, a missing path, a bad config, a labels
-# file with a bad value. Each must fail with exit status 1 and a message naming the culprit.
+# file with a bad value, probe settings out of range. Each must fail with exit status 1 and a
+# message naming the culprit.
 #   test_errors.sh DIFFAE_TRAIN MAKE_DATA WORKDIR
 set -eu
 train="$1"; make_data="$2"; work="$3"
@@ -34,3 +35,7 @@ expect "no-such-preset is neither a preset" -- run --data "$work/ok.idx" --confi
 run --data "$work/ok.idx" > /dev/null
 expect "bad.csv: line 3: attribute bright is \"2\"" -- "$train" classify \
   --model "$work/out/model.safetensors" --data "$work/ok.idx" --labels "$work/bad.csv"
+expect "\-\-iterations must be at least 1" -- "$train" eval --model "$work/out/model.safetensors" \
+  --data "$work/ok.idx" --holdout 20 --iterations 0 --out "$work/eval"
+expect "\-\-l2 must be 0 or more" -- "$train" eval --model "$work/out/model.safetensors" \
+  --data "$work/ok.idx" --holdout 20 --l2 -1 --out "$work/eval"

@@ -37,6 +37,14 @@ for x in r["reconstruction"]:
     assert inv["psnr"] > rnd["psnr"] and 0 < inv["ssim"] <= 1, x
 p = r["probe"]
 assert p["kind"] == "multinomial" and p["classes"] == 4 and 0 <= p["z_sem_accuracy"] <= 1, p
+for fits in (p["z_sem_fits"], p["pixels_fits"]):  # one multinomial probe: one selected fit
+    assert len(fits) == 1 and fits[0]["l2"] in (0, 1e-4, 1e-3, 1e-2), fits
+    assert fits[0]["iterations"] in (62, 125, 250, 500, 1000, 2000), fits
+    assert 0 <= fits[0]["validation"] <= 1, fits
+q = p["paired"]  # one prediction per held-out image: the accuracy gap is the discordant gap
+assert abs(q["z_sem_only_right"] - q["pixels_only_right"]
+           - round((p["z_sem_accuracy"] - p["pixels_accuracy"]) * p["test"])) == 0, p
+assert 0 < q["mcnemar_p"] <= 1, p
 s = r["samples"]
 assert s["count"] == 10 and s["steps"] == 10, s
 for k in ("nearest_train_mse", "heldout_nearest_train_mse"):

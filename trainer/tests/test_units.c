@@ -126,6 +126,90 @@ test_logreg (void)
   tr_logreg_clear (&m);
 }
 
+/* Noisy two-class data in many dimensions: one informative feature among D, so that a long
+ * unregularised fit overfits and the selection has something to choose. */
+static void
+overfit_data (float *x, int *y, int n, int d, uint64_t seed)
+{
+  dae_gaussian_noise (seed, 0, x, (size_t) n * d);
+  for (int i = 0; i < n; i++) {
+    y[i] = (i * 7 + 3) % 11 < 5;
+    x[(size_t) i * d] += y[i] ? 0.6f : -0.6f;
+  }
+}
+
+static double
+validation_accuracy_by_hand (const float *x, const int *y, int n, int d, double l2, int iters)
+{
+  /* The fifth is built here independently of logreg.c: rows 4, 9, 14, ... */
+  int nv = 0, nf = 0;
+  float *fx = g_new (float, (size_t) n * d), *vx = g_new (float, (size_t) n * d);
+  int *fy = g_new (int, n), *vy = g_new (int, n);
+  for (int i = 0; i < n; i++) {
+    if (i % 5 == 4) {
+      memcpy (vx + (size_t) nv * d, x + (size_t) i * d, sizeof (float) * d);
+      vy[nv++] = y[i];
+    } else {
+      memcpy (fx + (size_t) nf * d, x + (size_t) i * d, sizeof (float) * d);
+      fy[nf++] = y[i];
+    }
+  }
+  TrLogReg m = { 0 };
+  tr_logreg_fit (&m, fx, nf, d, fy, 2, l2, iters);
+  double acc = tr_logreg_accuracy (&m, vx, nv, vy);
+  tr_logreg_clear (&m);
+  g_free (fx);
+  g_free (vx);
+  g_free (fy);
+  g_free (vy);
+  return acc;
+}
+
+static void
+test_logreg_select (void)
+{
+  enum { N = 200, D = 120 };
+  float *x = g_new (float, N * D);
+  int y[N];
+  overfit_data (x, y, N, D, 5);
+
+  /* Iterating in pieces is the same optimisation as one call. */
+  TrLogReg whole = { 0 }, pieces = { 0 };
+  tr_logreg_fit (&whole, x, N, D, y, 2, 1e-3, 300);
+  TrLogRegFit *f = tr_logreg_fit_new (x, N, D, y, 2, 1e-3);
+  tr_logreg_fit_iterate (f, 100);
+  tr_logreg_fit_iterate (f, 200);
+  tr_logreg_fit_free (f, &pieces);
+  g_assert_cmpmem (whole.w, sizeof (float) * 2 * D, pieces.w, sizeof (float) * 2 * D);
+  tr_logreg_clear (&whole);
+  tr_logreg_clear (&pieces);
+
+  /* The choice is the best of the grid on the validation fifth, recomputed by hand. */
+  const double grid[] = { 1e-4, 1e-1 };
+  const int iters[] = { 25, 50, 100, 200, 400, 800 };
+  TrLogRegChoice c = tr_logreg_select (x, N, D, y, 2, grid, 2, 800, false);
+  double best = -1;
+  for (int a = 0; a < 2; a++)
+    for (int j = 0; j < 6; j++)
+      best = fmax (best, validation_accuracy_by_hand (x, y, N, D, grid[a], iters[j]));
+  g_assert_cmpfloat (c.validation_accuracy, ==, best);
+  g_assert_cmpfloat (validation_accuracy_by_hand (x, y, N, D, c.l2, c.iterations), ==, best);
+  /* 120 features for 160 rows: the least regularised, longest fit must not be the choice. */
+  g_assert_true (c.l2 != grid[0] || c.iterations != 800);
+  g_assert_cmpfloat (best, >, validation_accuracy_by_hand (x, y, N, D, grid[0], 800));
+
+  /* McNemar: 1 of 10 discordant pairs against 9: 2 (C(10,0) + C(10,1)) / 2^10. */
+  g_assert_cmpfloat (fabs (tr_mcnemar_p (1, 9) - 22.0 / 1024), <, 1e-12);
+  g_assert_cmpfloat (fabs (tr_mcnemar_p (9, 1) - 22.0 / 1024), <, 1e-12);
+  g_assert_cmpfloat (tr_mcnemar_p (5, 5), ==, 1);
+  g_assert_cmpfloat (tr_mcnemar_p (0, 0), ==, 1);
+  g_assert_cmpfloat (tr_mcnemar_p (0, 40), <, 1e-11);
+
+  TrLogRegChoice fixed = tr_logreg_select (x, N, D, y, 2, grid, 2, 300, true);
+  g_assert_cmpint (fixed.iterations, ==, 300);
+  g_free (x);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -135,5 +219,6 @@ main (int argc, char **argv)
   g_test_add_func ("/trainer/metrics", test_metrics);
   g_test_add_func ("/trainer/nearest", test_nearest);
   g_test_add_func ("/trainer/logreg", test_logreg);
+  g_test_add_func ("/trainer/logreg-select", test_logreg_select);
   return g_test_run ();
 }
