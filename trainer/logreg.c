@@ -19,8 +19,8 @@ tr_logreg_clear (TrLogReg * m)
 
 /* The two products per iteration go through the CPU backend's threaded matrix products: once
  * a CPU backend is open OpenBLAS runs on one thread (cpu_backend.c), and version 0.3.21 falls
- * back to its SSE3 kernels on recent x86 CPUs; a 60,000-image pixel probe spent most of half
- * an hour there. */
+ * back to its SSE3 kernels on recent x86 CPUs (a 60,000-image probe selection was still in
+ * them after 35 minutes). */
 
 /* logits (n x k) = x w^T + b */
 static void

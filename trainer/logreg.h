@@ -1,7 +1,8 @@
-/* Multinomial logistic regression on the host (OpenBLAS), for the attribute classifiers and
- * the linear probes: L2-regularised mean cross-entropy, minimised by full-batch gradient
- * descent with Nesterov momentum (step 1/L from a power-iteration bound on the curvature,
- * restarted when the loss rises). Convex, so the result does not depend on a seed. */
+/* Multinomial logistic regression on the host (the CPU backend's matrix products), for the
+ * attribute classifiers and the linear probes: L2-regularised mean cross-entropy, minimised
+ * by full-batch gradient descent with Nesterov momentum (step 1/L from a power-iteration
+ * bound on the curvature, restarted when the loss rises). Convex, so the result does not
+ * depend on a seed. */
 #ifndef TRAINER_LOGREG_H
 #define TRAINER_LOGREG_H
 
