@@ -29,12 +29,14 @@ import os
 import sys
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.dont_write_bytecode = True  # keep tools/ free of __pycache__
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "reference"))
+import diffae_ref as ref  # noqa: E402
 import safetensors_io  # noqa: E402
 
 MLP_HIDDEN, MLP_STEPS, MLP_LR = 256, 1500, 1e-3
@@ -58,14 +60,12 @@ def read_split(data, split, limit):
 
 
 def load_model(path):
-    import diffae_ref as ref
     tensors, meta = safetensors_io.load(path)
     cfg = ref.Config.from_json(meta["diffae.config"])
     return ref.from_tensors(cfg, tensors), cfg
 
 
 def encode(model, images):
-    import torch
     with torch.no_grad():
         return np.concatenate([model.encode(torch.from_numpy(images[i:i + ENCODE_BATCH])).numpy()
                                for i in range(0, len(images), ENCODE_BATCH)])
@@ -84,7 +84,6 @@ def knn_predict(train, test, labels, k):
 
 
 def mlp_predict(train, test, labels):
-    import torch
     torch.manual_seed(0)
     x, y = torch.from_numpy(train), torch.from_numpy(labels).float()
     net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], MLP_HIDDEN), torch.nn.ReLU(),
@@ -112,7 +111,6 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="write the table here too")
     args = ap.parse_args()
-    import torch
     torch.set_num_threads(args.threads)
 
     model, cfg = load_model(args.model)
