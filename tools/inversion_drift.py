@@ -72,6 +72,7 @@ def invert_keeping_last_state(ddim, eps_fn, x):
 
 
 def offset_tracking(ddim, eps_fn, shape):
+    """mean(eps(x + OFFSET) - eps(x)) / OFFSET at the top kept step, x ~ N(0, 1) seeded."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=gen)
     t = ref._t(ddim.steps[-1], shape[0])
@@ -89,6 +90,8 @@ def main():
     ap.add_argument("--json", help="write the figures here too")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.images < 1:
+        raise SystemExit("--images must be at least 1")
 
     model, cfg = load_model(args.model)
     images, _, _ = read_split(args.data, "test", args.images)
