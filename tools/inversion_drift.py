@@ -29,7 +29,6 @@ import math
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.dont_write_bytecode = True  # keep tools/ free of __pycache__
@@ -47,28 +46,6 @@ def mse_split(out, x0):
     err = (out - x0) / 2
     shift = err.mean(dim=(2, 3))
     return err.pow(2).mean().item(), shift.pow(2).mean().item()
-
-
-def decode_from(ddim, eps_fn, x, top):
-    """DDIM decode from state x at kept step `top` down to the image."""
-    with torch.no_grad():
-        for k in reversed(range(top + 1)):
-            eps_hat = eps_fn(x, ref._t(ddim.steps[k], x.shape[0]))
-            x0, eps = ddim._pred_x0(k, x, eps_hat, True)
-            x = ddim._combine(ddim.abar[k - 1] if k > 0 else 1.0, x0, eps)
-    return x
-
-
-def invert_keeping_last_state(ddim, eps_fn, x):
-    """(x_T, the state at the last kept step before the final move to abar = 0)."""
-    n = len(ddim.steps)
-    with torch.no_grad():
-        for k in range(n):
-            last = x
-            eps_hat = eps_fn(x, ref._t(ddim.steps[k], x.shape[0]))
-            x0, eps = ddim._pred_x0(k, x, eps_hat, True)
-            x = ddim._combine(ddim.abar[k + 1] if k + 1 < n else 0.0, x0, eps)
-    return x, last
 
 
 def offset_tracking(ddim, eps_fn, shape):
@@ -108,10 +85,12 @@ def main():
         z = model.encode(x0)
     eps_fn = lambda x, t: model.eps(x, t, z)  # noqa: E731
 
-    x_T, x_last = invert_keeping_last_state(ddim, eps_fn, x0)
+    # The inversion in two parts: up to the last kept step, then its final move to abar = 0.
     top = len(ddim.steps) - 1
-    recon = mse_split(decode_from(ddim, eps_fn, x_T, top), x0)
-    from_last = mse_split(decode_from(ddim, eps_fn, x_last, top), x0)
+    x_last = ddim.invert(eps_fn, x0, stop=top)
+    x_T = ddim.invert(eps_fn, x_last, start=top)
+    recon = mse_split(ddim.sample(eps_fn, x_T), x0)
+    from_last = mse_split(ddim.sample(eps_fn, x_last), x0)
     tracking = offset_tracking(ddim, eps_fn, tuple(x0.shape))
     top_t, top_abar = ddim.steps[-1], float(ddim.abar[-1])
 

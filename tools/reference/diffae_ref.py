@@ -586,12 +586,15 @@ class DDIM:
         return x
 
     @torch.no_grad()
-    def invert(self, model_fn, x0_img, clip: bool = True):
+    def invert(self, model_fn, x0_img, clip: bool = True, start: int = 0,
+               stop: Optional[int] = None):
         """Stochastic encoder x0 -> x_T over the same kept steps in increasing order;
-        abar_next = 0 after the last kept step (so x_T is the last eps)."""
+        abar_next = 0 after the last kept step (so x_T is the last eps).
+        start/stop run only the moves from kept step start to stop (default: all of them), x0_img
+        then being the state at kept step start; the result is the state at kept step stop."""
         x = x0_img
         n = len(self.steps)
-        for k in range(n):
+        for k in range(start, n if stop is None else stop):
             eps_hat = model_fn(x, _t(self.steps[k], x.shape[0]))
             x0, eps = self._pred_x0(k, x, eps_hat, clip)
             x = self._combine(self.abar[k + 1] if k + 1 < n else 0.0, x0, eps)
