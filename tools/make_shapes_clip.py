@@ -21,12 +21,12 @@ import shapes  # noqa: E402
 def frame_factors(i, n):
     t = i / max(n - 1, 1)
     return {
-        "shape": ("circle", "square", "triangle")[(i * 3) // n],
+        "shape": shapes.SHAPES[(i * 3) // n],
         "hue": (0.55 + 0.45 * t) % 1.0,
         "bg_hue": 0.12,
         "bg_value": 0.4,
-        "size": 0.19 + 0.05 * math.sin(2 * math.pi * t),
-        "x": 0.33 + 0.34 * t,
+        "size": 0.16 + 0.04 * math.sin(2 * math.pi * t),   # the dataset's 0.11-0.21
+        "x": 0.36 + 0.28 * t,
         "y": 0.5,
     }
 

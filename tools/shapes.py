@@ -1,25 +1,32 @@
 #!/usr/bin/python3
 """Procedural colour shapes with known factors, and their measurement.
 
-One image: a single shape (circle, square or triangle) of one colour on a
+One image: a single shape (circle, bar or triangle) of one colour on a
 plain background.  The factors (all fractions of the image side where lengths):
 
-  shape     circle | square | triangle (equilateral, pointing up)
+  shape     circle | bar (a rectangle twice as wide as high) | triangle
+            (isosceles, pointing up, base twice its height).  Both non-round
+            shapes are wide: at 32x32 the difference between a circle and an
+            equal-area square or equilateral triangle lies in a few corner
+            pixels, and no model trained here carried it in z_sem
+            (weights/shapes.md); an elongation is as coarse as size or
+            position, which z_sem does carry.
   hue       object hue in [0, 1); saturation 0.85, value 0.9.  A mixture: with
             probability 1/3 uniform within 1/12 of red (0), else uniform over
             the rest of the circle, so about a third of the images are red.
   bg_hue    background hue in [0, 1); saturation 0.35
   bg_value  background value, uniform in [0.25, 0.65]
   size      equal-area radius: the object covers pi * size^2 of the image
-            (circle radius; square half-side = size*sqrt(pi)/2; triangle
-            circumradius = size*sqrt(4*pi/(3*sqrt(3)))), uniform in
-            [0.13, 0.27].  Equal area makes "large" mean the same for all
-            shapes and lets measure() read size from area without the shape.
+            (circle radius; bar height = size*sqrt(pi/2); triangle height =
+            size*sqrt(pi)), uniform in [0.11, 0.21].  Equal area makes
+            "large" mean the same for all shapes and lets measure() read size
+            from area without the shape.
   x, y      centroid, uniform in [0.3, 0.7], narrowed where needed so the
-            whole object stays 0.03 inside the frame (only large triangles;
-            the narrowing is symmetric in x, so `left` stays balanced).
+            whole object stays 0.03 inside the frame (only triangles larger
+            than 0.15, in x; the narrowing is symmetric, so `left` stays
+            balanced).
 
-Binary attributes (see attributes()): large (size > 0.20), red (hue within
+Binary attributes (see attributes()): large (size > 0.16), red (hue within
 1/12 of 0), round (circle), left (x < 0.5), light_bg (bg_value > 0.45).
 
 Images are anti-aliased: rendered at 4x4 supersampling, box-downsampled, and
@@ -30,7 +37,8 @@ decoded images): background colour from the border ring, object mask by Otsu
 on the colour distance to it, soft coverage by projecting each pixel onto the
 background->object colour line (size from the covered area, centroid from the
 coverage), hue as the chroma-weighted circular mean of the object's core, and
-the shape from roundness (area / bounding box) and projection skewness.
+the shape from roundness (area / bounding box), projection skewness and
+elongation (the ratio of the coverage's principal spreads).
 measure_attribute() gives one scalar per binary attribute that grows as the
 attribute becomes more true.
 """
@@ -39,33 +47,41 @@ import math
 
 import numpy as np
 
-SHAPES = ("circle", "square", "triangle")
+SHAPES = ("circle", "bar", "triangle")
 ATTRIBUTES = ("large", "red", "round", "left", "light_bg")
 
 OBJ_SAT, OBJ_VAL = 0.85, 0.9
 BG_SAT = 0.35
 BG_VALUE_RANGE = (0.25, 0.65)
-SIZE_RANGE = (0.13, 0.27)
+SIZE_RANGE = (0.11, 0.21)
 POS_RANGE = (0.3, 0.7)
 EDGE_MARGIN = 0.03
 RED_WIDTH = 1.0 / 12.0
 RED_PROB = 1.0 / 3.0
 SUPERSAMPLE = 4
 
-SQUARE_HALF = math.sqrt(math.pi) / 2.0                 # half-side per size
-TRI_RADIUS = math.sqrt(4.0 * math.pi / (3.0 * math.sqrt(3.0)))  # circumradius per size
+ASPECT = 2.0                                     # width / height of bar and triangle
+BAR_HALF_HEIGHT = math.sqrt(math.pi / ASPECT) / 2.0  # per size: w * h = pi size^2, w = ASPECT h
+TRI_HEIGHT = math.sqrt(2.0 * math.pi / ASPECT)       # per size: ASPECT h^2 / 2 = pi size^2
 
-# Shape features.  roundness = area / bounding-box area (circle pi/4, square 1,
-# triangle 1/2; pixelation puts small triangles nearer 0.55-0.6);
-# asymmetry = |skewness| of the coverage projections (0 for circle and square,
-# 2*sqrt(2)/5 for the triangle's vertical profile; blur keeps the third
-# cumulant, so it survives blurring).  In the plane
-#   u = (roundness - pi/4) / (1 - pi/4),  v = asymmetry / TRI_ASYMMETRY
-# the circle sits at (0, 0), the square at (1, 0), the triangle near (-1.3, 1);
-# circularity = 1 - |(u, v)| is 1 for a circle and <= 0 for the others.
-ROUNDNESS = {"circle": math.pi / 4.0, "square": 1.0, "triangle": 0.5}
+# Shape features.  roundness = area / bounding-box area (circle pi/4, bar 1,
+# triangle 1/2, whatever the aspect; pixelation moves small triangles up);
+# asymmetry = |skewness| of the coverage projections (0 for circle and bar,
+# 2*sqrt(2)/5 for any triangle's vertical profile; blur keeps the third
+# cumulant, so it survives blurring); elongation = ratio of the coverage's
+# principal standard deviations (circle 1, bar ASPECT, this triangle sqrt(3):
+# variances H^2/6 across, H^2/18 along its height H).  Elongation is what tells
+# an ellipse (roundness pi/4, no skew) from a circle, so an edit that stretches
+# a circle counts as leaving it.  In the space
+#   u = (roundness - pi/4) / (1 - pi/4),  v = asymmetry / TRI_ASYMMETRY,
+#   w = (elongation - 1) / (ASPECT - 1)
+# the circle sits at (0, 0, 0), the bar at (1, 0, 1), the triangle near
+# (-1.3, 1, 0.7); circularity = 1 - |(u, v, w)| is 1 for a circle and < 0 for
+# the others.
+ROUNDNESS = {"circle": math.pi / 4.0, "bar": 1.0, "triangle": 0.5}
 TRI_ASYMMETRY = 2.0 * math.sqrt(2.0) / 5.0
-ASYMMETRY = {"circle": 0.0, "square": 0.0, "triangle": TRI_ASYMMETRY}
+ASYMMETRY = {"circle": 0.0, "bar": 0.0, "triangle": TRI_ASYMMETRY}
+ELONGATION = {"circle": 1.0, "bar": ASPECT, "triangle": math.sqrt(3.0)}
 CIRCULARITY_THRESHOLD = 0.5
 
 
@@ -75,11 +91,11 @@ def extents(shape, size):
     """(left, right, up, down) reach of a shape from its centroid."""
     if shape == "circle":
         return (size,) * 4
-    if shape == "square":
-        return (size * SQUARE_HALF,) * 4
-    r = size * TRI_RADIUS
-    half_width = r * math.sqrt(3.0) / 2.0
-    return (half_width, half_width, r, r / 2.0)
+    if shape == "bar":
+        half_height = size * BAR_HALF_HEIGHT
+        return (ASPECT * half_height,) * 2 + (half_height,) * 2
+    height = size * TRI_HEIGHT          # the centroid lies a third of the height above the base
+    return (ASPECT * height / 2.0,) * 2 + (2.0 * height / 3.0, height / 3.0)
 
 
 def position_range(reach_low, reach_high):
@@ -116,14 +132,13 @@ def inside(shape, dx, dy, size):
     """Boolean array: offsets (dx, dy) from the centroid inside the shape."""
     if shape == "circle":
         return dx * dx + dy * dy <= size * size
-    if shape == "square":
-        half = size * SQUARE_HALF
-        return (np.abs(dx) <= half) & (np.abs(dy) <= half)
-    inradius = size * TRI_RADIUS / 2.0
-    s3 = math.sqrt(3.0) / 2.0
-    return ((dy <= inradius)
-            & (s3 * dx - 0.5 * dy <= inradius)
-            & (-s3 * dx - 0.5 * dy <= inradius))
+    if shape == "bar":
+        half_height = size * BAR_HALF_HEIGHT
+        return (np.abs(dx) <= ASPECT * half_height) & (np.abs(dy) <= half_height)
+    height = size * TRI_HEIGHT           # y grows downwards; the apex is 2/3 height above
+    from_apex = dy + 2.0 * height / 3.0  # the centroid, the base 1/3 below it
+    return ((from_apex >= 0.0) & (from_apex <= height)
+            & (np.abs(dx) <= from_apex * ASPECT / 2.0))
 
 
 def coverage(factors, side, ss=SUPERSAMPLE):
@@ -169,19 +184,25 @@ def hue_distance(a, b):
     return min(d, 1.0 - d)
 
 
-def circularity(roundness, asymmetry):
-    """1 for a circle, <= 0 for a square or triangle (see shape features)."""
-    u = (roundness - ROUNDNESS["circle"]) / (ROUNDNESS["square"] - ROUNDNESS["circle"])
-    v = asymmetry / TRI_ASYMMETRY
-    return 1.0 - math.hypot(u, v)
+def shape_coordinates(roundness, asymmetry, elongation):
+    """(u, v, w): the circle at the origin, the bar at (1, 0, 1) (see shape features)."""
+    return ((roundness - ROUNDNESS["circle"]) / (ROUNDNESS["bar"] - ROUNDNESS["circle"]),
+            asymmetry / TRI_ASYMMETRY,
+            (elongation - 1.0) / (ELONGATION["bar"] - 1.0))
 
 
-def classify_shape(roundness, asymmetry):
-    """circle if circularity > 0.5, else square or triangle by the larger of u, v."""
-    if circularity(roundness, asymmetry) > CIRCULARITY_THRESHOLD:
+def circularity(roundness, asymmetry, elongation):
+    """1 for a circle, < 0 for a bar or triangle (see shape features)."""
+    return 1.0 - math.sqrt(sum(c * c for c in shape_coordinates(roundness, asymmetry,
+                                                                  elongation)))
+
+
+def classify_shape(roundness, asymmetry, elongation):
+    """circle if circularity > 0.5, else bar or triangle by the larger of u, v."""
+    if circularity(roundness, asymmetry, elongation) > CIRCULARITY_THRESHOLD:
         return "circle"
-    u = (roundness - ROUNDNESS["circle"]) / (ROUNDNESS["square"] - ROUNDNESS["circle"])
-    return "triangle" if asymmetry / TRI_ASYMMETRY > u else "square"
+    u, v, _ = shape_coordinates(roundness, asymmetry, elongation)
+    return "triangle" if v > u else "bar"
 
 
 def attributes(factors):
@@ -215,9 +236,10 @@ def attribute_score(name, factors):
         return math.cos(2.0 * math.pi * factors["hue"])
     if name == "round":
         if "roundness" in factors:    # measured
-            return circularity(factors["roundness"], factors["asymmetry"])
+            return circularity(factors["roundness"], factors["asymmetry"],
+                               factors["elongation"])
         shape = factors["shape"]       # generated: the nominal value
-        return circularity(ROUNDNESS[shape], ASYMMETRY[shape])
+        return circularity(ROUNDNESS[shape], ASYMMETRY[shape], ELONGATION[shape])
     if name == "left":
         return -factors["x"]
     if name == "light_bg":
@@ -229,7 +251,7 @@ def measure_attribute(name, image):
     """Scalar for attribute `name` measured from an image (bigger = more true).
 
     large -> size, red -> cos(2*pi*hue), round -> circularity (1 for a
-    circle, <= 0 for square and triangle), left -> -x, light_bg ->
+    circle, < 0 for bar and triangle), left -> -x, light_bg ->
     background value.  The binary label flips at ATTRIBUTE_THRESHOLDS[name].
     """
     return attribute_score(name, measure(image))
@@ -356,13 +378,25 @@ def skewness(profile):
     return third / max(var, 1e-12) ** 1.5
 
 
+def elongation(c):
+    """Ratio of the principal standard deviations of a coverage map (>= 1)."""
+    total = max(float(c.sum()), 1e-12)
+    rows, cols = np.mgrid[0:c.shape[0], 0:c.shape[1]] + 0.5
+    my, mx = float((c * rows).sum()) / total, float((c * cols).sum()) / total
+    dy, dx = rows - my, cols - mx
+    cov = np.array([[(c * dx * dx).sum(), (c * dx * dy).sum()],
+                    [(c * dx * dy).sum(), (c * dy * dy).sum()]]) / total
+    low, high = np.linalg.eigvalsh(cov)
+    return math.sqrt(high / max(low, 1e-12))
+
+
 def shape_features(cov, area):
-    """(roundness, asymmetry) of a coverage map; see the shape-feature notes."""
+    """(roundness, asymmetry, elongation) of a coverage map; see the shape-feature notes."""
     c = np.clip(cov, 0.0, 1.0)       # clipped: noise cannot inflate the chords
     cols, rows = c.sum(axis=0), c.sum(axis=1)
     roundness = area / max(float(cols.max() * rows.max()), 1e-12)
     asymmetry = math.hypot(skewness(cols), skewness(rows))
-    return roundness, asymmetry
+    return roundness, asymmetry, elongation(c)
 
 
 def empty_measurement(bg):
@@ -370,7 +404,8 @@ def empty_measurement(bg):
     _, bg_s, bg_v = colorsys.rgb_to_hsv(*bg)
     nan = float("nan")
     return {"shape": "none", "hue": nan, "size": 0.0, "x": nan, "y": nan,
-            "roundness": nan, "asymmetry": nan, "bg_value": bg_v, "bg_saturation": bg_s,
+            "roundness": nan, "asymmetry": nan, "elongation": nan,
+            "bg_value": bg_v, "bg_saturation": bg_s,
             "bg_hue": colorsys.rgb_to_hsv(*bg)[0], "contrast": 0.0}
 
 
@@ -379,8 +414,9 @@ def measure(image):
 
     Returns shape, size (equal-area radius), x, y (coverage centroid), hue
     (circular mean of the object core), roundness (area / bounding box,
-    circle ~0.785, square ~1, triangle ~0.5-0.6), asymmetry (projection
-    skewness, triangle ~0.57, others ~0), bg_value/bg_hue/bg_saturation,
+    circle ~0.785, bar ~1, triangle ~0.5-0.6), asymmetry (projection
+    skewness, triangle ~0.57, others ~0), elongation (circle ~1, bar ~2,
+    triangle ~1.7; pixels blur it towards 1), bg_value/bg_hue/bg_saturation,
     obj_value/obj_saturation, area (fraction of the image) and contrast
     (colour distance object-background).  Lengths are fractions of the side.
     """
@@ -398,16 +434,16 @@ def measure(image):
         return empty_measurement(bg)
     rows, cols = np.mgrid[0:h, 0:w]
     side = float(min(h, w))
-    roundness, asymmetry = shape_features(cov, area)
+    roundness, asymmetry, stretch = shape_features(cov, area)
     bg_h, bg_s, bg_v = colorsys.rgb_to_hsv(*bg)
     _, obj_s, obj_v = colorsys.rgb_to_hsv(*obj)
     return {
-        "shape": classify_shape(roundness, asymmetry),
+        "shape": classify_shape(roundness, asymmetry, stretch),
         "hue": circular_mean_hue(img[core], dist[core]),
         "size": math.sqrt(area / math.pi) / side,
         "x": float(((cols + 0.5) * cov).sum() / area / w),
         "y": float(((rows + 0.5) * cov).sum() / area / h),
-        "roundness": roundness, "asymmetry": asymmetry,
+        "roundness": roundness, "asymmetry": asymmetry, "elongation": stretch,
         "bg_value": bg_v, "bg_hue": bg_h, "bg_saturation": bg_s,
         "obj_value": obj_v, "obj_saturation": obj_s,
         "area": area / (h * w),
