@@ -157,12 +157,16 @@ def colours(factors):
     return np.array(obj), np.array(bg)
 
 
+def paint(alpha, factors):
+    """uint8 image of a coverage map (H x W in [0, 1]) in the colours of a factors dict."""
+    obj, bg = colours(factors)
+    img = bg + alpha[..., None] * (obj - bg)
+    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+
+
 def render(factors, side=32):
     """uint8 side x side x 3 image of a factors dict."""
-    alpha = coverage(factors, side)[..., None]
-    obj, bg = colours(factors)
-    img = bg + alpha * (obj - bg)
-    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
+    return paint(coverage(factors, side), factors)
 
 
 def generate(index, size=32, seed=1, stream=0):

@@ -159,9 +159,7 @@ def ellipse_image(factors, aspect, side=32, ss=shapes.SUPERSAMPLE):
     gx, gy = np.meshgrid(t, t)
     a, b = factors["size"] * math.sqrt(aspect), factors["size"] / math.sqrt(aspect)
     hit = ((gx - factors["x"]) / a) ** 2 + ((gy - factors["y"]) / b) ** 2 <= 1.0
-    alpha = hit.reshape(side, ss, side, ss).mean(axis=(1, 3))[..., None]
-    obj, bg = shapes.colours(factors)
-    return np.clip(np.rint((bg + alpha * (obj - bg)) * 255.0), 0, 255).astype(np.uint8)
+    return shapes.paint(hit.reshape(side, ss, side, ss).mean(axis=(1, 3)), factors)
 
 
 def check_edge_cases():
