@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "reference"))
 import diffae_ref as ref  # noqa: E402
-from probe_factors import load_model, read_split  # noqa: E402
+from probe_factors import check_image_size, load_model, read_split  # noqa: E402
 
 OFFSET = 0.01
 
@@ -72,10 +72,7 @@ def main():
 
     model, cfg = load_model(args.model)
     images, _, _ = read_split(args.data, "test", args.images)
-    if images.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
-        raise SystemExit("images are %s, the model takes %dx%dx%d" % (
-            "x".join(map(str, images.shape[1:])), cfg.in_channels, cfg.image_size,
-            cfg.image_size))
+    check_image_size(images, cfg)
     try:
         ddim = ref.DDIM(ref.linear_betas(), args.steps)
     except ValueError as e:

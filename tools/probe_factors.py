@@ -59,6 +59,14 @@ def read_split(data, split, limit):
     return images.transpose(0, 3, 1, 2), labels, header[1:]
 
 
+def check_image_size(images, cfg):
+    """Refuse images (NCHW) of another size or channel count than the model's."""
+    if images.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
+        raise SystemExit("images are %s, the model takes %dx%dx%d" % (
+            "x".join(map(str, images.shape[1:])), cfg.in_channels, cfg.image_size,
+            cfg.image_size))
+
+
 def load_model(path):
     tensors, meta = safetensors_io.load(path)
     cfg = ref.Config.from_json(meta["diffae.config"])
@@ -118,9 +126,7 @@ def main():
     xte, yte, test_names = read_split(args.data, "test", args.test)
     if test_names != names:
         raise SystemExit("train.csv and test.csv name different attributes")
-    if xtr.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
-        raise SystemExit("images are %s, the model takes %dx%dx%d" % (
-            "x".join(map(str, xtr.shape[1:])), cfg.in_channels, cfg.image_size, cfg.image_size))
+    check_image_size(xtr, cfg)
     if len(xtr) < args.k:
         raise SystemExit("need at least --k training rows")
     ztr, zte = encode(model, xtr), encode(model, xte)

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -25,9 +24,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "reference"))
 import diffae_ref as ref  # noqa: E402
 import inversion_drift as drift  # noqa: E402
-from test_probe_factors import check, failures, write_model  # noqa: E402
+from test_probe_factors import (check, check_other_size_refused, failures,  # noqa: E402
+                                run_tool, small_set)
 
-PY = sys.executable
 
 
 def check_pieces():
@@ -60,20 +59,13 @@ def check_pieces():
 
 
 def run(model, data, *extra):
-    return subprocess.run([PY, os.path.join(HERE, "inversion_drift.py"), model, data,
-                           "--images", "4", "--threads", "1", *extra],
-                          capture_output=True, text=True)
+    return run_tool("inversion_drift.py", model, data, "--images", "4", "--threads", "1", *extra)
 
 
 def check_command():
     tmp = tempfile.mkdtemp()
     try:
-        data = os.path.join(tmp, "data")
-        subprocess.run([PY, os.path.join(HERE, "make_shapes_dataset.py"), data, "--size", "16",
-                        "--train", "8", "--test", "8", "--jobs", "1"], check=True,
-                       stdout=subprocess.DEVNULL)
-        model = os.path.join(tmp, "small.safetensors")
-        write_model(model, "small", 5)
+        data, model = small_set(tmp, 8, 8, 5)
         out = os.path.join(tmp, "out.json")
         r = run(model, data, "--steps", "10", "--json", out)
         print(r.stdout + r.stderr)
@@ -87,11 +79,7 @@ def check_command():
                   "the mean shift is part of the MSE")
             check(j["from_last_state"]["t"] == 900, "10 steps: the last kept step is t = 900")
 
-        grey = os.path.join(tmp, "grey.safetensors")
-        write_model(grey, "tiny_grey", 6)
-        r = run(grey, data)
-        check(r.returncode != 0 and "the model takes" in r.stderr,
-              "images of another size are refused")
+        check_other_size_refused(run, tmp, data, 6)
         r = run(model, data, "--steps", "600")
         check(r.returncode != 0 and "cannot respace" in r.stderr,
               "a step count that cannot be spaced is refused")

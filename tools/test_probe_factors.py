@@ -42,21 +42,41 @@ def write_model(path, preset, seed):
     safetensors_io.save(path, tensors, {"diffae.format": "1", "diffae.config": cfg.to_json()})
 
 
+def small_set(tmp, train, test, seed):
+    """A generated 16x16 shapes set and a random `small` model in tmp: (data dir, model)."""
+    data = os.path.join(tmp, "data")
+    subprocess.run([PY, os.path.join(HERE, "make_shapes_dataset.py"), data, "--size", "16",
+                    "--train", str(train), "--test", str(test), "--jobs", "1"], check=True,
+                   stdout=subprocess.DEVNULL)
+    model = os.path.join(tmp, "small.safetensors")
+    write_model(model, "small", seed)
+    return data, model
+
+
+def check_other_size_refused(run, tmp, data, seed, *extra):
+    """run(model, data, *extra) of a 1-channel model on the 3-channel set fails clearly."""
+    grey = os.path.join(tmp, "grey.safetensors")
+    write_model(grey, "tiny_grey", seed)
+    r = run(grey, data, *extra)
+    check(r.returncode != 0 and "the model takes" in r.stderr,
+          "images of another size are refused")
+
+
+def run_tool(script, model, data, *args):
+    """tools/SCRIPT MODEL DATA ARGS..., output captured."""
+    return subprocess.run([PY, os.path.join(HERE, script), model, data, *args],
+                          capture_output=True, text=True)
+
+
 def probe(model, data, *extra):
-    return subprocess.run([PY, os.path.join(HERE, "probe_factors.py"), model, data,
-                           "--train", "400", "--test", "200", "--k", "5", "--threads", "1",
-                           *extra], capture_output=True, text=True)
+    return run_tool("probe_factors.py", model, data, "--train", "400", "--test", "200", "--k",
+                    "5", "--threads", "1", *extra)
 
 
 def main():
     tmp = tempfile.mkdtemp()
     try:
-        data = os.path.join(tmp, "data")
-        subprocess.run([PY, os.path.join(HERE, "make_shapes_dataset.py"), data, "--size", "16",
-                        "--train", "400", "--test", "200", "--jobs", "1"], check=True,
-                       stdout=subprocess.DEVNULL)
-        model = os.path.join(tmp, "small.safetensors")
-        write_model(model, "small", 3)
+        data, model = small_set(tmp, 400, 200, 3)
         out = os.path.join(tmp, "out.json")
         r = probe(model, data, "--json", out)
         print(r.stdout + r.stderr)
@@ -86,11 +106,7 @@ def main():
         r = probe(model, bad)
         check(r.returncode != 0 and "must be 0 or 1" in r.stderr, "a label of 2 is refused")
 
-        grey = os.path.join(tmp, "grey.safetensors")
-        write_model(grey, "tiny_grey", 4)
-        r = probe(grey, data)
-        check(r.returncode != 0 and "the model takes" in r.stderr,
-              "images of another size are refused")
+        check_other_size_refused(probe, tmp, data, 4)
     finally:
         shutil.rmtree(tmp)
     print("FAILED: %d" % len(failures) if failures else "all passed")
