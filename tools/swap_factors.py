@@ -62,12 +62,14 @@ def swap_decodes(model, x, steps):
 
 def table(labels, names, recon, swap, partner):
     """{attribute: {"swaps": n with different labels, "follows_z_sem": share}}."""
+    # every factor of an image from one measurement, then each attribute's score from them
+    f_recon, f_swap = [shapes.measure(im) for im in recon], [shapes.measure(im) for im in swap]
     out = {}
     for j, name in enumerate(names):
         if name not in shapes.ATTRIBUTES:
             continue
-        measure = lambda ims: np.array([shapes.measure_attribute(name, im) for im in ims])
-        m_recon, m_swap = measure(recon), measure(swap)
+        score = lambda fs: np.array([shapes.attribute_score(name, f) for f in fs])
+        m_recon, m_swap = score(f_recon), score(f_swap)
         differ = labels[:, j] != labels[partner, j]
         follows = nearer_z(m_recon[partner], m_recon, m_swap)[differ]
         out[name] = {"swaps": int(differ.sum()),
@@ -107,8 +109,7 @@ def main():
         raise SystemExit("%s/test.csv has %d images, --pairs %d needs %d"
                          % (args.data, len(x), args.pairs, 2 * args.pairs))
     probe_factors.check_image_size(x, cfg)
-    x = torch.from_numpy(x)
-    recon, swap, partner = swap_decodes(model.eval(), x, args.steps)
+    recon, swap, partner = swap_decodes(model.eval(), torch.from_numpy(x), args.steps)
     recon, swap = to_uint8(recon), to_uint8(swap)
     result = table(labels, names, recon, swap, partner)
 
@@ -123,7 +124,8 @@ def main():
                                          "-" if share is None else "%.0f%%" % (100 * share),
                                          "-" if share is None else "%.0f%%" % (100 - 100 * share)))
     if args.grid:
-        write_grid(args.grid, [to_uint8(x), recon, to_uint8(x)[partner], swap])
+        images = to_uint8(torch.from_numpy(x))
+        write_grid(args.grid, [images, recon, images[partner], swap])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"model": args.model, "pairs": args.pairs, "steps": args.steps,

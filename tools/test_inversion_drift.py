@@ -28,7 +28,6 @@ from test_probe_factors import (check, check_other_size_refused, failures,  # no
                                 run_tool, small_set)
 
 
-
 def check_pieces():
     x0 = torch.rand(2, 3, 8, 8) * 2 - 1
     total, shift = drift.mse_split(x0 + 0.2, x0)
