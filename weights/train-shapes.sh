@@ -5,13 +5,16 @@
 #
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 20000), LATENT_STEPS (20000), BUILD_DIR (build).
+# Environment: AE_STEPS (autoencoder steps, 20000), LATENT_STEPS (20000), BUILD_DIR (build),
+# CONFIG (weights/configs/shapes32.json, the shipped file's; the base-64 run in training uses
+# weights/configs/shapes32-unet64.json).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-runs/shapes32}
 build=${BUILD_DIR:-$root/build}
 train="$build/trainer/diffae-train"
+config=${CONFIG:-$root/weights/configs/shapes32.json}
 py=/usr/bin/python3
 data="$work/data"
 export DIFFAE_BACKEND=cpu
@@ -24,7 +27,7 @@ d="--data $data/train --test $data/test"
 resume () { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 
 # 2. the autoencoder (EMA 0.999: a short run; lr 2e-4 at batch 32)
-[ -f "$work/ae/model.safetensors" ] || "$train" autoenc --config "$root/weights/configs/shapes32.json" \
+[ -f "$work/ae/model.safetensors" ] || "$train" autoenc --config "$config" \
     $d --out "$work/ae" --steps "${AE_STEPS:-20000}" --batch 32 --lr 2e-4 --ema-decay 0.999 \
     --checkpoint-every 500 --sample-every 1000 --seed 1 $(resume "$work/ae")
 
