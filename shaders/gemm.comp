@@ -35,10 +35,20 @@ ColInfo col_info(uint j) { return ColInfo(j * p.b_cs); }
 float load_a(uint i, KInfo k) { return A[k.a + i * p.a_rs]; }
 #ifdef TEXEL
 // The _texel variant (lavapipe profile, vec4 loads of A): A through a vec4 texel view, B
-// through a float one (see conv2d.comp).
+// through a float one (see conv2d.comp). The _texel_b4 variant views B as vec4s too, for
+// operands contiguous along k (b_rs == 1, offsets and b_cs multiples of 4: the host checks).
 layout(set = 0, binding = 8) uniform samplerBuffer a_texels;
 layout(set = 0, binding = 9) uniform samplerBuffer b_texels;
+#ifdef B4
+#define GEMM_LOAD_B4
+vec4 load_b4(KInfo k, ColInfo c) { return texelFetch(b_texels, int((k.b + c.off) / 4u)); }
+float load_b(KInfo k, ColInfo c) {
+  uint i = k.b + c.off;
+  return texelFetch(b_texels, int(i / 4u))[i % 4u];
+}
+#else
 float load_b(KInfo k, ColInfo c) { return texelFetch(b_texels, int(k.b + c.off)).r; }
+#endif
 vec4 load_a4(uint i, KInfo k) { return texelFetch(a_texels, int((k.a + i * p.a_rs) / 4u)); }
 #else
 layout(std430, set = 0, binding = 0) readonly buffer Buffer0v { vec4 A4[]; };

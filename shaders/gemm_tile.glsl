@@ -7,6 +7,8 @@
 //   KInfo k_info(uint k);  ColInfo col_info(uint j);
 //   float load_a(uint i, KInfo k);  float load_b(KInfo k, ColInfo c);
 //   vec4 load_a4(uint i, KInfo k)   A(i, k..k+3), used only when KV == 4
+// and, to read B as vec4s too (B contiguous along k), defines GEMM_LOAD_B4 and
+//   vec4 load_b4(KInfo k, ColInfo c)  B(k..k+3, j), used when KV == 4
 // Loads are only asked for with i < M, j < N and k inside [k0, k1).
 //
 // Two profiles, chosen by the host through specialisation constants, one code:
@@ -16,7 +18,8 @@
 //    lavapipe (Mesa 22.3) turns every buffer load, uniform or not, into a loop over the 8
 //    lanes costing ~50 cycles, whatever its width: so big tiles, and with KV = 4 (the host
 //    checks that A is contiguous along k, K % 4 == 0 and the offsets are 16-byte aligned) A
-//    is read as vec4, four k per load.
+//    is read as vec4, four k per load; with GEMM_LOAD_B4 (B contiguous along k, as the
+//    Winograd GEMMs' transformed inputs are stored) B too: one load per four k of a column.
 //  - GPU (BK > 0): the workgroup stages BM x BK of A and BK x BN of B in shared memory per
 //    step of BK; LX = WM * WN threads each compute TM rows (stride WM) x TN columns (stride
 //    WN). Requires LX % BK == 0 and LX % BN == 0 (every thread then loads one fixed column
@@ -56,11 +59,21 @@ void gemm_direct(uint i0, uint j0, uint k0, uint k1, uint M, uint N) {
     for (uint k = k0; k < k1; k += 4u) {
       KInfo ki[4];
       float b[4][TN];
-      [[unroll]] for (uint q = 0; q < 4u; q++) {
+      [[unroll]] for (uint q = 0; q < 4u; q++)
         ki[q] = k_info(k + q);
+#ifdef GEMM_LOAD_B4
+      [[unroll]] for (uint c = 0; c < TN; c++) {
+        vec4 b4 = load_b4(ki[0], cols[c]);
+        b[0][c] = b4.x;
+        b[1][c] = b4.y;
+        b[2][c] = b4.z;
+        b[3][c] = b4.w;
+      }
+#else
+      [[unroll]] for (uint q = 0; q < 4u; q++)
         [[unroll]] for (uint c = 0; c < TN; c++)
           b[q][c] = load_b(ki[q], cols[c]);
-      }
+#endif
       [[unroll]] for (uint r = 0; r < TM; r++) {
         vec4 a = load_a4(rows[r], ki[0]);
         [[unroll]] for (uint c = 0; c < TN; c++)

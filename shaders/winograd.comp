@@ -4,17 +4,19 @@
 // a = m + 2, with a*a multiplications per input channel instead of 9 m^2, as a*a independent
 // GEMMs (compute/vulkan/vk_winograd.c):
 //   U[xi] (Cout, Cin) = G w G^T             OP_WINO_WEIGHTS, per (cout, cin)
-//   V[xi] (Cin, T)    = B^T d B             OP_WINO_INPUT, per (cin, tile); T tiles in all
-//   M[xi] (Cout, T)   = U[xi] V[xi]         gemm.comp, a batch of a*a
+//   V[xi] (T, Cin)    = B^T d B             OP_WINO_INPUT, per (tile, cin); T tiles in all
+//   M[xi] (Cout, T)   = U[xi] V[xi]^T       gemm.comp, a batch of a*a
 //   Y                 = A^T M A (+ bias)    OP_WINO_OUTPUT, per (cout, tile)
 // with xi = a * row + column of the transformed tile; the matrices are Lavin and Gray's
 // (interpolation points 0, +-1 for m = 2; 0, +-1, +-2 for m = 4; and infinity).
 // Tiles are numbered n * TH * TW + ty * TW + tx, TH = ceil(H/m), TW = ceil(W/m). The grid is
-// 2-D: x over tiles (over cin for the weights), y over channels. With TEXEL (the lavapipe
+// 2-D: x over tiles (over cin for the weights), y over channels (groups of four channels
+// for the input with TEXEL). V is stored tile by tile, channels contiguous, so that the GEMM
+// reads it four k (channels) per texel fetch (gemm.comp's _b4 variant). With TEXEL (the lavapipe
 // profile) the input and M are read through a float texel view (binding 9): a gather where a
 // storage-buffer load is a loop over the SIMD lanes; and for the same reason the weight
-// transform takes four input channels per lane (their weights as vec4 texels) and the input
-// transform four tiles, both storing vec4s, and the output one stores each row of a 4x4
+// transform takes four input channels per lane (their weights as vec4 texels) and so does
+// the input transform, both storing vec4s, and the output one stores each row of a 4x4
 // tile as a vec4 where it can.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -157,20 +159,20 @@ void input_tile(uint j, uint ci, out float v[A][A]) {
 }
 
 #ifdef TEXEL
-// Four consecutive tiles per lane, each transformed value of the four stored as one vec4
-// (the host takes this variant only when T % 4 == 0).
+// Four consecutive input channels per lane (Cin % 4 == 0 wherever Winograd runs), each
+// transformed value of the four stored as one vec4.
 layout(std430, set = 0, binding = 0) writeonly buffer Buffer0v { vec4 Out4[]; };
 
 void main() {
-  uint j = 4u * invocation_x(), ci = gl_WorkGroupID.y;
+  uint j = invocation_x(), ci = 4u * gl_WorkGroupID.y;
   if (j >= p.tiles)
     return;
   float v0[A][A], v1[A][A], v2[A][A], v3[A][A];
   input_tile(j, ci, v0);
-  input_tile(j + 1u, ci, v1);
-  input_tile(j + 2u, ci, v2);
-  input_tile(j + 3u, ci, v3);
-  uint stride = p.cin * p.tiles, dst = p.base[0] + ci * p.tiles + j;
+  input_tile(j, ci + 1u, v1);
+  input_tile(j, ci + 2u, v2);
+  input_tile(j, ci + 3u, v3);
+  uint stride = p.tiles * p.cin, dst = p.base[0] + j * p.cin + ci;
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++)
       Out4[(dst + (r * A + c) * stride) / 4u] = vec4(v0[r][c], v1[r][c], v2[r][c], v3[r][c]);
@@ -182,7 +184,7 @@ void main() {
     return;
   float v[A][A];
   input_tile(j, ci, v);
-  uint stride = p.cin * p.tiles, dst = p.base[0] + ci * p.tiles + j;
+  uint stride = p.tiles * p.cin, dst = p.base[0] + j * p.cin + ci;
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++)
       Out[dst + (r * A + c) * stride] = v[r][c];

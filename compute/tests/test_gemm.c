@@ -449,7 +449,7 @@ test_vk_gemm (const Target * t, const GemmCase * g, DaeTestRng * r)
   int b_rows = g->tb ? g->N : g->K, b_cols = g->tb ? g->K : g->N;
   int lda = a_cols + g->pad, ldb = b_cols + g->pad, ldc = g->N + g->pad;
   size_t gap = g->pad ? 3 : 4;       /* pad 0: everything 16-byte aligned (vec4 loads) */
-  size_t sa = (size_t) a_rows * lda + gap, sb = (size_t) b_rows * ldb + 1;
+  size_t sa = (size_t) a_rows * lda + gap, sb = (size_t) b_rows * ldb + gap;
   size_t sc = (size_t) g->M * ldc + 2;
   size_t na = g->offset + sa * g->batch, nb = g->offset + sb * g->batch;
   size_t nc = g->offset + sc * g->batch;
@@ -533,6 +533,16 @@ test_texel_choice (const Target * t)
     fprintf (stderr, "  texel variant on %s: %s\n", t->name, with_vec4.texel ? "yes" : "no");
   CHECK (!no_vec4.texel && !no_variant.texel, "%s: texel variant taken without vec4 loads "
       "of A or without a texel shader", t->name);
+  /* B as vec4 texels: only transposed (contiguous along k) and 16-byte aligned throughout. */
+  DaeTensor b = { 0 };
+  DaeVkMat bt = { &b, 4, 64 * 48, 64, true }, bn = bt, bodd = bt;
+  bn.trans = false;
+  bodd.offset = 5;
+  CHECK (dae_vk_gemm_b_vec4 (&with_vec4, 64, &bt) == with_vec4.texel,
+      "%s: B^T as vec4 texels %s", t->name, with_vec4.texel ? "not taken" : "taken");
+  CHECK (!dae_vk_gemm_b_vec4 (&with_vec4, 64, &bn) && !dae_vk_gemm_b_vec4 (&with_vec4, 62, &bt)
+      && !dae_vk_gemm_b_vec4 (&with_vec4, 64, &bodd) && !dae_vk_gemm_b_vec4 (&no_vec4, 64, &bt),
+      "%s: B read as vec4 texels where it is not contiguous along k or not aligned", t->name);
 }
 
 /* The lavapipe profile takes Winograd for the wide, many-tiled 3x3 convolutions of the UNet
@@ -629,6 +639,8 @@ run_all (DaeTestRng * r)
     {70, 67, 45, 2, true, true, 3, 7, -2.0f, 0.25f},
     {1, 100, 17, 4, false, true, 0, 1, 1.0f, 0.0f},
     {20, 45, 32, 3, false, false, 0, 8, 1.0f, 0.5f},
+    {24, 45, 64, 3, false, true, 0, 4, 1.0f, 0.5f},     /* B read as vec4 (lavapipe) */
+    {9, 13, 4, 2, false, true, 0, 0, -1.0f, 0.0f},
   };
   for (int i = 0; i < ntargets; i++) {
     if (dae_backend_kind (targets[i].be) != DAE_BACKEND_VULKAN)

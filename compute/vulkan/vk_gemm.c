@@ -34,14 +34,14 @@ cpu_tiles (int M, bool a_vec4)
 {
   uint32_t kv = a_vec4 ? 4 : 1;
   if (M == 1)
-    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false };
+    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false, false };
   if (M <= 4)
-    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false };
+    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false, false };
   if (M <= 8)
-    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false };
+    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false, false };
   if (M <= 16 || kv == 1)
-    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false };
-  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false };
+    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false, false };
+  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false, false };
 }
 
 /* The texel-view variant runs on the lavapipe profile with vec4 loads of A. */
@@ -81,8 +81,8 @@ dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel)
    * time for large products, 64 x 64 of 4 x 4 with K steps of 16 otherwise; either stages
    * about 8 KiB of shared memory (16 KiB is the least a device may have). */
   if (M >= 128 && N >= 128)
-    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false };
-  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false };
+    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false, false };
+  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false, false };
 }
 
 void
@@ -109,10 +109,11 @@ dae_vk_tiles_dispatch (DaeStream * s, const char *shader, const DaeVkTiles * t,
     dae_vk_dispatch (s, shader, spec, 7, args, nargs, params, size, gx, gy, gz);
     return;
   }
-  /* The _texel variants read A (binding 0) as vec4 texels and B (binding 1) as floats. */
-  static const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 4, 1 };
+  /* The _texel variants read A (binding 0) as vec4 texels and B (binding 1) as floats, the
+   * _texel_b4 ones B as vec4 texels too. */
+  const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 4, t->b_vec4 ? 4 : 1 };
   char name[64];
-  g_snprintf (name, sizeof name, "%s_texel", shader);
+  g_snprintf (name, sizeof name, "%s_texel%s", shader, t->b_vec4 ? "_b4" : "");
   dae_vk_dispatch_texels (s, name, spec, 7, args, nargs, texels, params, size, gx, gy, gz);
 }
 
@@ -127,6 +128,17 @@ bool
 dae_vk_gemm_is_cpu_profile (const DaeVkTiles * t)
 {
   return t->bk == 0;
+}
+
+/* op(B) contiguous along k (B^T stored row-major): four k of a column per texel fetch. On
+ * lavapipe a fetch costs about as much whatever its width, and the lanes' B fetches are most
+ * of the loads of a 16 x 16 tile (64 against A's 16 per four k): the Winograd GEMMs, whose
+ * transformed inputs are stored tile by tile for this, took 20% less time. */
+bool
+dae_vk_gemm_b_vec4 (const DaeVkTiles * t, int K, const DaeVkMat * b)
+{
+  return t->texel && b->trans && K % 4 == 0 && b->ld % 4 == 0 && b->batch_stride % 4 == 0 &&
+      dae_vk_aligned4 (b->t, b->offset);
 }
 
 static void
@@ -145,6 +157,7 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
   bool a_vec4 = !a.trans && K % 4 == 0 && a.ld % 4 == 0 && a.batch_stride % 4 == 0 &&
       dae_vk_aligned4 (a.t, a.offset);
   DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4, true);
+  t.b_vec4 = dae_vk_gemm_b_vec4 (&t, K, &b);
   uint32_t bm = dae_vk_tiles_bm (&t), bn = dae_vk_tiles_bn (&t);
   uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm;
   GemmParams p = {

@@ -21,7 +21,13 @@ typedef struct {
   uint32_t kv;                  /* k per load of A: 4 where the caller allows it, else 1 */
   bool texel;                   /* lavapipe profile with kv 4: A (binding 0) is read through a
                                  * vec4 texel view, B (binding 1) through a float one */
+  bool b_vec4;                  /* texel, and op(B) contiguous along k: B read as vec4 texels
+                                 * too (gemm.comp only) */
 } DaeVkTiles;
+
+/* Whether a GEMM on tiles t reads op(B) as vec4 texels (gemm.comp's _texel_b4 variant):
+ * texel tiles, B transposed with K, ld, batch stride and offset multiples of 4. */
+bool dae_vk_gemm_b_vec4 (const DaeVkTiles * t, int K, const DaeVkMat * b);
 
 /* Rows and columns of C one workgroup computes. */
 static inline uint32_t

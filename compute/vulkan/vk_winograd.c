@@ -127,15 +127,16 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
   if (!mt)
     return;
   bool texel = dae_vk_texels_enabled (s);
-  /* The texel variants of the weight and input transforms take four input channels (Cin %
-   * 4 == 0 here) or four tiles per invocation. */
-  bool w4 = texel && w->offset % 4 == 0, in4 = texel && p.tiles % 4 == 0;
+  /* The texel variants of the weight and input transforms take four input channels per
+   * invocation (Cin % 4 == 0 here). */
+  bool w4 = texel && w->offset % 4 == 0;
   DaeVkArg wargs[] = { {u, true}, {w, false} };
   transform (s, "weights", m, w4 ? 4 : 0, wargs, 2, &p, w4 ? p.cin / 4 : p.cin, p.cout);
   DaeVkArg iargs[] = { {v, true}, {x, false} };
-  transform (s, "input", m, in4 ? 1 : 0, iargs, 2, &p, in4 ? p.tiles / 4 : p.tiles, p.cin);
+  transform (s, "input", m, texel ? 1 : 0, iargs, 2, &p, p.tiles, texel ? p.cin / 4 : p.cin);
   DaeVkMat mu = { u, 0, (size_t) p.cout * p.cin, (int) p.cin, false };
-  DaeVkMat mv = { v, 0, (size_t) p.cin * T, (int) T, false };
+  /* V is stored (T, Cin) per transformed position: op(B) = V^T, contiguous along k. */
+  DaeVkMat mv = { v, 0, (size_t) p.cin * T, (int) p.cin, true };
   DaeVkMat mm = { mt, 0, (size_t) p.cout * T, (int) T, false };
   dae_vk_gemm (s, (int) p.cout, (int) T, (int) p.cin, (int) xi, mu, mv, mm, 1.0f, 0.0f);
   p.store4 = m == 4 && p.h % 4 == 0 && p.w % 4 == 0 && y->offset % 4 == 0 &&
