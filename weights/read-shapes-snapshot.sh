@@ -16,14 +16,14 @@
 # (32: held-out images edited, and pairs swapped), STEPS (50: DDIM steps of the edits and the
 # swaps), EVAL_IMAGES (64) and EVAL_STEPS (50,100) of the reconstruction.
 set -eu
-[ $# -eq 3 ] || { sed -n '8p' "$0" >&2; exit 2; }
+[ $# -eq 3 ] || { echo "usage: weights/read-shapes-snapshot.sh SNAPSHOT DATA OUT" >&2; exit 2; }
 snapshot=$1 data=$2 out=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
 train="${BUILD_DIR:-$root/build}/trainer/diffae-train"
 py=/usr/bin/python3
-images=${IMAGES:-32} steps=${STEPS:-50}
+images=${IMAGES:-32} steps=${STEPS:-50} threads=${THREADS:-2}
 config=${CONFIG:-$(dirname "$snapshot")/config.json}
-export DIFFAE_BACKEND=cpu OMP_NUM_THREADS="${THREADS:-2}"
+export DIFFAE_BACKEND=cpu OMP_NUM_THREADS="$threads"
 for f in "$snapshot" "$config" "$data/train.csv" "$data/test.csv" "$train"; do
   [ -e "$f" ] || { echo "read-shapes-snapshot.sh: $f not found" >&2; exit 1; }
 done
@@ -59,7 +59,7 @@ fi
 if [ ! -f "$out/swap.json" ]; then
   step "swaps"
   "$py" "$root/tools/swap_factors.py" "$snapshot" "$data" --pairs "$images" --steps "$steps" \
-      --threads "${THREADS:-2}" --grid "$out/swap-grid.png" --json "$out/swap.json"
+      --threads "$threads" --grid "$out/swap-grid.png" --json "$out/swap.json"
 fi
 
 # 5. reconstruction from the inverted x_T and from z_sem alone (without --labels: no probes)
@@ -73,7 +73,7 @@ fi
 if [ ! -f "$out/probe.json" ]; then
   step "probes"
   "$py" "$root/tools/probe_factors.py" "$snapshot" "$data" --train 5000 --test 2000 \
-      --threads "${THREADS:-2}" --json "$out/probe.json"
+      --threads "$threads" --json "$out/probe.json"
 fi
 step "done: $out"
 cat "$out/classify.log" "$out/eval.log" | grep -v '^wrote'
