@@ -9,7 +9,7 @@ plain background.  The factors (all fractions of the image side where lengths):
             shapes are wide: at 32x32 the difference between a circle and an
             equal-area square or equilateral triangle lies in a few corner
             pixels, and no model trained here carried it in z_sem
-            (weights/shapes.md); an elongation is as coarse as size or
+            (doc/shapes-history.md); an elongation is as coarse as size or
             position, which z_sem does carry.
   hue       object hue in [0, 1); saturation 0.85, value 0.9.  A mixture: with
             probability 1/3 uniform within 1/12 of red (0), else uniform over

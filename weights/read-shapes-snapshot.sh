@@ -1,6 +1,6 @@
 #!/bin/sh
 # Reads an autoencoder snapshot of a shapes run part-way through training, with the figures
-# weights/shapes.md tracks from reading to reading: editing directions and edit success,
+# doc/shapes-history.md tracks from reading to reading: editing directions and edit success,
 # which factors follow z_sem against x_T, reconstruction, and how much of each factor z_sem
 # holds at all. About 25 minutes on 2 cores for the base-64 config (twice that beside a
 # training run).
