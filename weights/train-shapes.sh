@@ -5,16 +5,16 @@
 #
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 20000), LATENT_STEPS (20000), BUILD_DIR (build),
-# CONFIG (weights/configs/shapes32.json, the shipped file's; the base-64 run in training uses
-# weights/configs/shapes32-unet64.json).
+# Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file stopped at 6000),
+# LATENT_STEPS (20000), BUILD_DIR (build), CONFIG (weights/configs/shapes32-unet64.json, the
+# shipped file's; the first-version file of doc/shapes-history.md used shapes32.json).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-runs/shapes32}
 build=${BUILD_DIR:-$root/build}
 train="$build/trainer/diffae-train"
-config=${CONFIG:-$root/weights/configs/shapes32.json}
+config=${CONFIG:-$root/weights/configs/shapes32-unet64.json}
 py=/usr/bin/python3
 data="$work/data"
 export DIFFAE_BACKEND=cpu
