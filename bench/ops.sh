@@ -7,7 +7,9 @@
 #
 # Environment: ALT_ENV="VAR=value ..." adds a column of the CPU backend run under that
 # environment (default: with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, when they are
-# set); ALT_LABEL names it. VULKAN=0 skips the Vulkan column. Extra arguments for bench/ops
+# set); ALT_LABEL names it. VULKAN=0 skips the Vulkan column; VK_ALT_ENV adds a second
+# Vulkan column under that environment (e.g. "DIFFAE_VK_WINOGRAD_CACHE_MB=0": the weights'
+# Winograd transform made at every call), VK_ALT_LABEL names it. Extra arguments for bench/ops
 # and ops_torch.py: OPS_ARGS (e.g. "--reps 3").
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +42,11 @@ for r in $(seq "$rounds"); do
   "$torch_python" "$here/ops_torch.py" ${OPS_ARGS-} > "$out/torch.$r"
   if [ "${VULKAN-1}" != 0 ]; then
     "$ops" --backend vulkan ${OPS_ARGS-} > "$out/vulkan.$r"
+    if [ -n "${VK_ALT_ENV-}" ]; then
+      # shellcheck disable=SC2086
+      env $VK_ALT_ENV "$ops" --backend vulkan ${OPS_ARGS-} > "$out/vkalt.$r"
+    fi
   fi
 done
-python3 "$here/ops_table.py" "$out" "${alt_label:-cpu, $alt_env}"
+python3 "$here/ops_table.py" "$out" "${alt_label:-cpu, $alt_env}" \
+    "${VK_ALT_LABEL:-vulkan, ${VK_ALT_ENV-}}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Markdown table of bench/ops.sh's runs: ops_table.py DIR [ALT_LABEL].
-DIR holds cpu.N, alt.N, vulkan.N and torch.N (bench/ops output, one per round) and info."""
+"""Markdown table of bench/ops.sh's runs: ops_table.py DIR [ALT_LABEL [VK_ALT_LABEL]].
+DIR holds cpu.N, alt.N, vulkan.N, vkalt.N and torch.N (bench/ops output, one per round;
+alt and vkalt optional) and info."""
 import glob
 import os
 import statistics
@@ -24,8 +25,9 @@ def load(directory, prefix):
 def main():
     directory = sys.argv[1]
     alt_label = sys.argv[2] if len(sys.argv) > 2 else "cpu (alt env)"
+    vk_alt_label = sys.argv[3] if len(sys.argv) > 3 else "vulkan (alt env)"
     columns = [("cpu", "diffae cpu"), ("alt", alt_label), ("vulkan", "diffae vulkan"),
-               ("torch", "PyTorch")]
+               ("vkalt", vk_alt_label), ("torch", "PyTorch")]
     data = {}
     for key, _ in columns:
         values, backends = load(directory, key)

@@ -29,6 +29,7 @@ DAE_PARAMS_BEGIN
   float inv_tw, inv_thw;        // 1 / TW, 1 / (TH * TW)
   uint has_bias, accumulate;
   uint store4;                  // output, TEXEL: tiles whole and rows 4-float aligned
+  uint tile_major;              // output: M stored (T, Cout) per position, else (Cout, T)
 DAE_PARAMS_END
 
 DAE_BUFFER(0, Out)              // U, V or Y
@@ -201,7 +202,8 @@ void main() {
   uint j = invocation_x(), co = gl_WorkGroupID.y;
   if (j >= p.tiles)
     return;
-  uint stride = p.cout * p.tiles, src = p.base[1] + co * p.tiles + j;
+  uint stride = p.cout * p.tiles;
+  uint src = p.base[1] + (p.tile_major != 0u ? j * p.cout + co : co * p.tiles + j);
   float m[A][A], t[M][A];
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++)

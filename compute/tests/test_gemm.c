@@ -8,8 +8,9 @@
  *  - on Vulkan, dae_vk_gemm itself (transposes, batches, offsets, alpha, beta) and both
  *    tiling profiles (the device's own and the other one, forced by $DIFFAE_VK_PROFILE); the
  *    lavapipe profile both with texel views and with storage-buffer loads only
- *    ($DIFFAE_VK_TEXEL=0); 3x3 convolutions also by Winograd, forced on each, and the
- *    choice of Winograd. */
+ *    ($DIFFAE_VK_TEXEL=0); 3x3 convolutions also by Winograd, forced on each with both
+ *    layouts of its products, the choice of Winograd, and its cache of transformed weights
+ *    across writes of the weights. */
 #include "test_util.h"
 #include "ref/ref_gemm.h"
 #include "vulkan/vk_gemm.h"
@@ -268,25 +269,29 @@ test_conv_forward (const ConvCase * cc, DaeTestRng * r)
   float *first = NULL;
   for (int i = 0; i < ntargets; i++) {
     Target *t = &targets[i];
-    /* Vulkan runs the 3x3 convolutions it could take by Winograd three ways: as its own
-     * choice (the direct convolution at these sizes) and forced, with 2x2 and 4x4 tiles. */
-    static const char *const wino_env[] = { NULL, "2", "4" };
+    /* Vulkan runs the 3x3 convolutions it could take by Winograd five ways: as its own
+     * choice (the direct convolution at these sizes) and forced, with 2x2 and 4x4 tiles,
+     * each with the products channel- and tile-major. */
+    static const char *const wino_env[] = { NULL, "2", "4", "2", "4" };
+    static const char *const layout_env[] = { NULL, "channels", "channels", "tiles", "tiles" };
     bool wino = dae_backend_kind (t->be) == DAE_BACKEND_VULKAN && cc->k == 3 && cc->cin % 4 == 0;
-    for (int forced = 0; forced < (wino ? 3 : 1); forced++) {
+    for (int forced = 0; forced < (wino ? 5 : 1); forced++) {
       target_enter (t);
       set_or_unset ("DIFFAE_VK_WINOGRAD", wino_env[forced]);
+      set_or_unset ("DIFFAE_VK_WINOGRAD_LAYOUT", layout_env[forced]);
       DaeTensor *tx = upload (t, x, cc->n, cc->cin, cc->h, cc->w);
       DaeTensor *tw = upload (t, w, cc->cout, cc->cin, cc->k, cc->k);
       DaeTensor *tb = upload (t, b, 1, cc->cout, 1, 1);
       DaeTensor *ty = upload (t, y0, cc->n, cc->cout, cc->h, cc->w);
       dae_conv2d_forward (t->s, ty, tx, tw, tb, &args);
       char named[160];
-      g_snprintf (named, sizeof named, forced ? "%s (winograd %s)" : "%s", what,
-          wino_env[forced]);
+      g_snprintf (named, sizeof named, forced ? "%s (winograd %s, %s layout)" : "%s", what,
+          wino_env[forced], layout_env[forced]);
       check_forward (named, t, ref, ny, &first, ty, tx, tw, tb);
     }
   }
   g_unsetenv ("DIFFAE_VK_WINOGRAD");
+  g_unsetenv ("DIFFAE_VK_WINOGRAD_LAYOUT");
   free (first);
   free (x);
   free (w);
@@ -545,17 +550,28 @@ test_texel_choice (const Target * t)
       "%s: B read as vec4 texels where it is not contiguous along k or not aligned", t->name);
 }
 
+/* Enters target t if it is a Vulkan one; *chooses: whether its profile takes Winograd by
+ * itself (the lavapipe profile with texel views). */
+static bool
+enter_vulkan (const Target * t, bool *chooses)
+{
+  if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN)
+    return false;
+  target_enter (t);
+  DaeVkTiles probe = dae_vk_gemm_tiles (t->s, 256, 512, true, true);
+  *chooses = dae_vk_gemm_is_cpu_profile (&probe) && probe.texel;
+  return true;
+}
+
 /* The lavapipe profile takes Winograd for the wide, many-tiled 3x3 convolutions of the UNet
  * (4x4 tiles where there are enough of them) and for nothing else; $DIFFAE_VK_WINOGRAD=0 turns
  * it off, =2 or =4 takes that tile size wherever it can run. */
 static void
 test_winograd_choice (const Target * t)
 {
-  if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN)
+  bool lavapipe;
+  if (!enter_vulkan (t, &lavapipe))
     return;
-  target_enter (t);
-  DaeVkTiles probe = dae_vk_gemm_tiles (t->s, 256, 512, true, true);
-  bool lavapipe = dae_vk_gemm_is_cpu_profile (&probe) && probe.texel;
   DaeTensor x8 = {.n = 8,.c = 256,.h = 32,.w = 32 }, w3 = {.n = 256,.c = 256,.h = 3,.w = 3 };
   DaeTensor x2 = {.n = 8,.c = 256,.h = 8,.w = 8 };
   DaeTensor x1 = {.n = 1,.c = 256,.h = 16,.w = 16 }, w1 = {.n = 256,.c = 256,.h = 1,.w = 1 };
@@ -577,6 +593,102 @@ test_winograd_choice (const Target * t)
   g_unsetenv ("DIFFAE_VK_WINOGRAD");
   if (g_getenv ("DIFFAE_TEST_VERBOSE"))
     fprintf (stderr, "  winograd on %s: tiles %d and %d\n", t->name, wide, small);
+}
+
+/* One Winograd convolution of x by w (forced tile m) against the reference with weights wh. */
+static void
+check_cached_conv (const Target * t, const char *what, int m, DaeTensor * x, DaeTensor * w,
+    const float *xh, const float *wh, const RefConvShape * sh)
+{
+  size_t nx, nw, ny;
+  conv_sizes (sh, &nx, &nw, &ny);
+  double *ref = calloc (ny, sizeof *ref), *xd = to_double (xh, nx), *wd = to_double (wh, nw);
+  ref_conv2d_forward (ref, xd, wd, NULL, sh, false);
+  DaeTensor *y = dae_test_tensor (t->be, t->s, sh->n, sh->cout, sh->h, sh->w, NULL);
+  DaeConvArgs args = {.ksize = 3 };
+  g_setenv ("DIFFAE_VK_WINOGRAD", m == 2 ? "2" : "4", TRUE);
+  dae_conv2d_forward (t->s, y, x, w, NULL, &args);
+  g_unsetenv ("DIFFAE_VK_WINOGRAD");
+  char named[96];
+  g_snprintf (named, sizeof named, "winograd %d cache: %s", m, what);
+  float *got = dae_test_read (t->s, y);
+  compare (named, t, got, ref, NULL, ny, FWD_TOL);
+  free (got);
+  dae_tensor_free (y);
+  free (ref);
+  free (xd);
+  free (wd);
+}
+
+/* Whether the stream holds w's F(m x m) transform as w is now (a query that changes nothing
+ * once the transform was made; dae_vk_derived itself would hand out the entry to refill). */
+static bool
+transform_cached (const Target * t, const DaeTensor * w, int m)
+{
+  return dae_vk_derived_steady (t->s, w, (uint32_t) m);
+}
+
+/* The transformed weights are reused while the weights are not written, and remade after a
+ * write from the host (dae_tensor_write) and after one by an op (here dae_copy): a stale
+ * transform would give the old weights' result. */
+static void
+test_winograd_cache (const Target * t, DaeTestRng * r)
+{
+  if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN)
+    return;
+  target_enter (t);
+  RefConvShape sh = { 2, 8, 12, 9, 7, 3 };
+  size_t nx, nw, ny;
+  conv_sizes (&sh, &nx, &nw, &ny);
+  float *xh = random_floats (r, nx), *w1 = random_floats (r, nw), *w2 = random_floats (r, nw);
+  float *w3 = random_floats (r, nw);
+  DaeTensor *x = dae_test_tensor (t->be, t->s, sh.n, sh.cin, sh.h, sh.w, xh);
+  DaeTensor *w3t = dae_test_tensor (t->be, t->s, sh.cout, sh.cin, 3, 3, w3);
+  for (int m = 2; m <= 4; m += 2) {
+    DaeTensor *w = dae_test_tensor (t->be, t->s, sh.cout, sh.cin, 3, 3, w1);
+    check_cached_conv (t, "first call", m, x, w, xh, w1, &sh);
+    CHECK (transform_cached (t, w, m), "%s: F(%d) transform not cached", t->name, m);
+    check_cached_conv (t, "reused", m, x, w, xh, w1, &sh);
+    dae_tensor_write (t->s, w, w2);
+    CHECK (!transform_cached (t, w, m), "%s: F(%d) transform kept after a host write",
+        t->name, m);
+    check_cached_conv (t, "after a host write", m, x, w, xh, w2, &sh);
+    dae_copy (t->s, w, w3t);
+    check_cached_conv (t, "after an op's write", m, x, w, xh, w3, &sh);
+    dae_tensor_free (w);
+  }
+  dae_tensor_free (x);
+  dae_tensor_free (w3t);
+  free (xh);
+  free (w1);
+  free (w2);
+  free (w3);
+}
+
+/* On lavapipe a single 16x16x256 image (16 tiles of 4x4) goes by Winograd only once its
+ * weights were seen unchanged: a decode's second step on, never in training. */
+static void
+test_winograd_steady_choice (const Target * t)
+{
+  bool lavapipe;
+  if (!enter_vulkan (t, &lavapipe))
+    return;
+  int later = lavapipe ? 4 : 0;
+  DaeTensor x = {.n = 1,.c = 256,.h = 16,.w = 16 };
+  DaeTensor *w = dae_test_tensor (t->be, t->s, 256, 256, 3, 3, NULL);
+  int first = dae_vk_winograd_tile (t->s, &x, w), second = dae_vk_winograd_tile (t->s, &x, w);
+  float *zeros = calloc (dae_tensor_numel (w), sizeof *zeros);
+  dae_tensor_write (t->s, w, zeros);
+  int rewritten = dae_vk_winograd_tile (t->s, &x, w), again = dae_vk_winograd_tile (t->s, &x, w);
+  CHECK (first == 0 && second == later && rewritten == 0 && again == later,
+      "%s: Winograd tiles %d, %d, then after a write %d, %d (expected 0, %d, 0, %d)", t->name,
+      first, second, rewritten, again, later, later);
+  g_setenv ("DIFFAE_VK_WINOGRAD_CACHE_MB", "0", TRUE);
+  CHECK (dae_vk_winograd_tile (t->s, &x, w) == 0, "%s: few-tile Winograd without the weight "
+      "cache", t->name);
+  g_unsetenv ("DIFFAE_VK_WINOGRAD_CACHE_MB");
+  free (zeros);
+  dae_tensor_free (w);
 }
 
 static void
@@ -677,6 +789,8 @@ main (void)
   for (int i = 0; i < ntargets; i++) {
     test_texel_choice (&targets[i]);
     test_winograd_choice (&targets[i]);
+    test_winograd_cache (&targets[i], &r);
+    test_winograd_steady_choice (&targets[i]);
   }
   for (int i = 0; i < ntargets; i++) {
     if (i > 0 && targets[i].s == targets[i - 1].s)

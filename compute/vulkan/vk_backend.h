@@ -37,6 +37,9 @@ typedef struct {
   VkDeviceSize size;            /* bytes reserved (aligned) */
   gint pins;                    /* recordings not yet completed that use this storage */
   gboolean freed;               /* released by its owner; returns to the block when unpinned */
+  guint64 serial;               /* unique on the device: names the storage in caches */
+  gssize writes;                /* writes recorded so far (atomic): a cache of tensors derived
+                                 * from this storage is valid while it has not changed */
 } DaeVkStorage;
 
 struct DaeVkBlock {
@@ -63,6 +66,8 @@ typedef struct {
   /* memory */
   GMutex mem_lock;
   GPtrArray *blocks;
+  guint64 serials;              /* storages made so far */
+  GHashTable *live_serials;     /* serials of the storages not freed */
   uint32_t device_type;         /* memory type index for tensors */
   uint32_t staging_type;        /* host-visible, coherent */
   VkDeviceSize heap_size;       /* of device_type's heap */
@@ -112,6 +117,8 @@ dae_vk_storage (const DaeTensor * t)
 DaeStorage *dae_vk_storage_new (DaeBackend * be, size_t bytes, DaeError * err);
 void dae_vk_storage_free (DaeStorage * st);
 void dae_vk_storage_unpin (DaeVkDevice * dev, DaeVkStorage * st);
+/* Whether the storage of this serial exists (has not been freed by its owner). */
+bool dae_vk_storage_live (DaeVkDevice * dev, guint64 serial);
 DaeStatus dae_vk_memory_init (DaeVkDevice * dev, DaeError * err);
 void dae_vk_memory_cleanup (DaeVkDevice * dev);
 /* A standalone host-visible buffer (staging); NULL with err set on failure. */
@@ -161,6 +168,18 @@ void dae_vk_grid_1d (DaeStream * s, size_t count, uint32_t local, uint32_t * gx,
  * are tracked like any tensor. */
 #define DAE_VK_SCRATCH_SLOTS 6
 const DaeTensor *dae_vk_scratch (DaeStream * s, int slot, size_t numel);
+
+/* A per-stream cache of tensors computed from another one (the Winograd convolution's
+ * transformed weights): the entry for (src, kind), of at least `numel` floats. Sets *stale to
+ * false when the entry was made from src as src is now (no write to src's storage recorded
+ * since), to true when the caller must fill it (it then counts as made from src as it is).
+ * NULL when the cache would grow beyond `budget` bytes: the caller computes into scratch. */
+const DaeTensor *dae_vk_derived (DaeStream * s, const DaeTensor * src, uint32_t kind,
+    size_t numel, size_t budget, bool *stale);
+/* Whether src has been looked at for `kind` before (by this call or dae_vk_derived) and not
+ * written since: a tensor derived from it would be reused. Notes this look. False for a
+ * tensor without storage (a shape). */
+bool dae_vk_derived_steady (DaeStream * s, const DaeTensor * src, uint32_t kind);
 
 DaeStream *dae_vk_stream_new (DaeBackend * be, DaeError * err);
 void dae_vk_stream_free (DaeStream * s);

@@ -174,6 +174,7 @@ dae_vk_memory_init (DaeVkDevice * dev, DaeError * err)
   /* a binding's start is also the start of its texel view */
   dev->align = MAX (dev->align, dev->props.limits.minTexelBufferOffsetAlignment);
   dev->blocks = g_ptr_array_new ();
+  dev->live_serials = g_hash_table_new (g_direct_hash, g_direct_equal);
   dev->dummy = dae_vk_block_new (dev, 256, dev->device_type, err);
   return dev->dummy ? DAE_OK : err->code;
 }
@@ -186,6 +187,8 @@ dae_vk_memory_cleanup (DaeVkDevice * dev)
       dae_vk_block_free (dev, g_ptr_array_index (dev->blocks, i));
     g_ptr_array_free (dev->blocks, TRUE);
   }
+  if (dev->live_serials)
+    g_hash_table_destroy (dev->live_serials);
   dae_vk_block_free (dev, dev->dummy);
 }
 
@@ -235,6 +238,10 @@ dae_vk_storage_new (DaeBackend * be, size_t bytes, DaeError * err)
     if (block)
       block_take (block, size, &offset);
   }
+  if (block) {
+    st->serial = ++dev->serials;
+    g_hash_table_add (dev->live_serials, GSIZE_TO_POINTER (st->serial));
+  }
   g_mutex_unlock (&dev->mem_lock);
   if (!block) {
     free (st);
@@ -269,10 +276,20 @@ dae_vk_storage_free (DaeStorage * storage)
   DaeVkDevice *dev = dae_vk_dev (storage->be);
   g_mutex_lock (&dev->mem_lock);
   st->freed = TRUE;
+  g_hash_table_remove (dev->live_serials, GSIZE_TO_POINTER (st->serial));
   bool now = st->pins == 0;
   g_mutex_unlock (&dev->mem_lock);
   if (now)
     release (dev, st);
+}
+
+bool
+dae_vk_storage_live (DaeVkDevice * dev, guint64 serial)
+{
+  g_mutex_lock (&dev->mem_lock);
+  bool live = g_hash_table_contains (dev->live_serials, GSIZE_TO_POINTER (serial));
+  g_mutex_unlock (&dev->mem_lock);
+  return live;
 }
 
 void

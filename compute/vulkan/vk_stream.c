@@ -21,6 +21,15 @@ typedef struct {
   VkDeviceSize lo, hi;
 } Span;
 
+/* An entry of the derived-tensor cache (dae_vk_derived). */
+typedef struct {
+  guint64 serial;               /* the source's storage */
+  size_t offset, numel;         /* the source's view of it */
+  uint32_t kind;
+  gssize writes;                /* the storage's write count when the entry was filled */
+  DaeTensor *t;
+} Derived;
+
 typedef struct {
   DaeStream base;
   VkCommandPool pool;
@@ -39,6 +48,8 @@ typedef struct {
   uint32_t queries_used;
   GPtrArray *labels;            /* shader name of each timestamp pair */
   DaeTensor *scratch[DAE_VK_SCRATCH_SLOTS];
+  GArray *derived;              /* Derived */
+  size_t derived_bytes;
   gint validation_seen;
   bool skip_barriers;           /* $DIFFAE_DEBUG_SKIP_BARRIERS=1: proves the validation tests bite */
 } VkStream;
@@ -85,6 +96,7 @@ dae_vk_stream_new (DaeBackend * be, DaeError * err)
   s->reads = g_array_new (FALSE, FALSE, sizeof (Span));
   s->writes = g_array_new (FALSE, FALSE, sizeof (Span));
   s->labels = g_ptr_array_new ();
+  s->derived = g_array_new (FALSE, FALSE, sizeof (Derived));
   s->validation_seen = g_atomic_int_get (&dev->validation_messages);
   s->skip_barriers = g_strcmp0 (g_getenv ("DIFFAE_DEBUG_SKIP_BARRIERS"), "1") == 0;
   return &s->base;
@@ -98,6 +110,9 @@ dae_vk_stream_free (DaeStream * base)
   dae_vk_stream_sync (base);
   for (int i = 0; i < DAE_VK_SCRATCH_SLOTS; i++)
     dae_tensor_free (s->scratch[i]);
+  for (guint i = 0; i < s->derived->len; i++)
+    dae_tensor_free (g_array_index (s->derived, Derived, i).t);
+  g_array_free (s->derived, TRUE);
   for (guint i = 0; i < s->desc_pools->len; i++)
     vk.DestroyDescriptorPool (dev->device, g_ptr_array_index (s->desc_pools, i), NULL);
   g_array_free (s->views, TRUE);
@@ -346,6 +361,8 @@ write_bindings (VkStream * s, DaeVkDevice * dev, VkDescriptorSet set, const DaeV
       bases[i] = (uint32_t) ((spans[i].lo - bind_lo) / 4);
       infos[i] = (VkDescriptorBufferInfo) { spans[i].buffer, bind_lo, range };
       pin (s, dev, dae_vk_storage (t));
+      if (writes[i])
+        g_atomic_pointer_add (&dae_vk_storage (t)->writes, 1);
     } else {
       /* An absent tensor (a gradient nobody wants) still needs a binding. The validation
        * layer counts a binding the shader may write as written, so the dummy is tracked like
@@ -446,6 +463,93 @@ dae_vk_scratch (DaeStream * base, int slot, size_t numel)
   dae_tensor_free (t);          /* kept alive by its pin if the recording uses it */
   s->scratch[slot] = dae_tensor_new (base->be, 1, 1, 1, (int) MAX (numel, 64), &base->error);
   return s->scratch[slot];
+}
+
+/* Drops the entries whose source has been freed (a serial is never reused, so such an entry
+ * can never match again). */
+static void
+drop_dead_derived (VkStream * s, DaeVkDevice * dev)
+{
+  for (guint i = s->derived->len; i-- > 0;) {
+    Derived *d = &g_array_index (s->derived, Derived, i);
+    if (dae_vk_storage_live (dev, d->serial))
+      continue;
+    if (d->t) {
+      s->derived_bytes -= dae_tensor_numel (d->t) * 4;
+      dae_tensor_free (d->t);   /* kept alive by its pin if the recording uses it */
+    }
+    g_array_remove_index_fast (s->derived, i);
+  }
+}
+
+static Derived *
+find_derived (VkStream * s, guint64 serial, size_t first, size_t count, uint32_t kind)
+{
+  for (guint i = 0; i < s->derived->len; i++) {
+    Derived *d = &g_array_index (s->derived, Derived, i);
+    if (d->serial == serial && d->offset == first && d->numel == count && d->kind == kind)
+      return d;
+  }
+  return NULL;
+}
+
+/* The entry of (src, kind), made (without a tensor) if there is none; *writes is src's
+ * storage's write count now. */
+static Derived *
+derived_entry (VkStream * s, const DaeTensor * src, uint32_t kind, gssize * writes)
+{
+  DaeVkStorage *st = dae_vk_storage (src);
+  *writes = g_atomic_pointer_get (&st->writes);
+  size_t first, count;
+  dae_tensor_extent (src, &first, &count);
+  Derived *d = find_derived (s, st->serial, first, count, kind);
+  if (d)
+    return d;
+  drop_dead_derived (s, dae_vk_dev (s->base.be));
+  Derived fresh = { st->serial, first, count, kind, -1, NULL };
+  g_array_append_val (s->derived, fresh);
+  return &g_array_index (s->derived, Derived, s->derived->len - 1);
+}
+
+bool
+dae_vk_derived_steady (DaeStream * base, const DaeTensor * src, uint32_t kind)
+{
+  if (!src->storage)
+    return false;
+  gssize writes;
+  Derived *d = derived_entry (vs (base), src, kind, &writes);
+  bool steady = d->writes == writes;
+  if (!d->t)
+    d->writes = writes;       /* an entry with a tensor keeps the count it was filled at */
+  return steady;
+}
+
+/* An entry whose source changed is refilled in place; entries of live sources are not
+ * evicted, so a model larger than the budget has its first layers cached, the rest not. */
+const DaeTensor *
+dae_vk_derived (DaeStream * base, const DaeTensor * src, uint32_t kind, size_t numel,
+    size_t budget, bool *stale)
+{
+  VkStream *s = vs (base);
+  gssize writes;
+  Derived *d = derived_entry (s, src, kind, &writes);
+  if (d->t && dae_tensor_numel (d->t) < numel) {
+    s->derived_bytes -= dae_tensor_numel (d->t) * 4;
+    dae_tensor_free (d->t);
+    d->t = NULL;
+  }
+  if (!d->t) {
+    if (s->derived_bytes + numel * 4 > budget)
+      return NULL;
+    d->t = dae_tensor_new (base->be, 1, 1, 1, (int) numel, &base->error);
+    if (!d->t)
+      return NULL;
+    s->derived_bytes += numel * 4;
+    d->writes = -1;
+  }
+  *stale = d->writes != writes;
+  d->writes = writes;
+  return d->t;
 }
 
 /* ---- submission ------------------------------------------------------------------------ */
@@ -610,6 +714,7 @@ dae_vk_tensor_write (DaeStream * base, const DaeTensor * t, const float *src)
   DaeVkDevice *dev = dae_vk_dev (base->be);
   DaeVkStorage *st = dae_vk_storage (t);
   size_t bytes = dae_tensor_numel (t) * 4;
+  g_atomic_pointer_add (&st->writes, 1);
   if (idle_and_mapped (s, dev, st)) {
     copy_mapped (t, (float *) src, true);
     return;
