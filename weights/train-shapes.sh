@@ -5,7 +5,8 @@
 #
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file stopped at 6000),
+# Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file: 6000, then 2500
+# more continued from the 6000-step file, weights/shapes.md),
 # LATENT_STEPS (20000), BUILD_DIR (build), CONFIG (weights/configs/shapes32-unet64.json, the
 # shipped file's; the first-version file of doc/shapes-history.md used shapes32.json).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
