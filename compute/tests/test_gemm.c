@@ -625,7 +625,7 @@ check_cached_conv (const Target * t, const char *what, int m, DaeTensor * x, Dae
 static bool
 transform_cached (const Target * t, const DaeTensor * w, int m)
 {
-  return dae_vk_derived_steady (t->s, w, (uint32_t) m);
+  return dae_vk_derived_steady (t->s, w, (uint32_t) m, 0, SIZE_MAX);
 }
 
 /* The transformed weights are reused while the weights are not written, and remade after a

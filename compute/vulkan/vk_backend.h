@@ -177,9 +177,11 @@ const DaeTensor *dae_vk_scratch (DaeStream * s, int slot, size_t numel);
 const DaeTensor *dae_vk_derived (DaeStream * s, const DaeTensor * src, uint32_t kind,
     size_t numel, size_t budget, bool *stale);
 /* Whether src has been looked at for `kind` before (by this call or dae_vk_derived) and not
- * written since: a tensor derived from it would be reused. Notes this look. False for a
- * tensor without storage (a shape). */
-bool dae_vk_derived_steady (DaeStream * s, const DaeTensor * src, uint32_t kind);
+ * written since, and its entry is made or would fit (`numel` floats within `budget` bytes):
+ * a tensor derived from it would be kept and reused. Notes this look. False for a tensor
+ * without storage (a shape). */
+bool dae_vk_derived_steady (DaeStream * s, const DaeTensor * src, uint32_t kind, size_t numel,
+    size_t budget);
 
 DaeStream *dae_vk_stream_new (DaeBackend * be, DaeError * err);
 void dae_vk_stream_free (DaeStream * s);

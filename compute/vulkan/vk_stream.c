@@ -512,16 +512,19 @@ derived_entry (VkStream * s, const DaeTensor * src, uint32_t kind, gssize * writ
 }
 
 bool
-dae_vk_derived_steady (DaeStream * base, const DaeTensor * src, uint32_t kind)
+dae_vk_derived_steady (DaeStream * base, const DaeTensor * src, uint32_t kind, size_t numel,
+    size_t budget)
 {
   if (!src->storage)
     return false;
+  VkStream *s = vs (base);
   gssize writes;
-  Derived *d = derived_entry (vs (base), src, kind, &writes);
+  Derived *d = derived_entry (s, src, kind, &writes);
   bool steady = d->writes == writes;
-  if (!d->t)
-    d->writes = writes;       /* an entry with a tensor keeps the count it was filled at */
-  return steady;
+  if (d->t)
+    return steady;              /* it keeps the count it was filled at */
+  d->writes = writes;
+  return steady && s->derived_bytes + numel * 4 <= budget;
 }
 
 /* An entry whose source changed is refilled in place; entries of live sources are not

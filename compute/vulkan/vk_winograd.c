@@ -97,11 +97,13 @@ paying_tile (DaeStream * s, const DaeTensor * x, const DaeTensor * w)
   uint32_t tiles4 = wino_params (x, w, 4).tiles, tiles2 = wino_params (x, w, 2).tiles;
   if (x->c >= 64 && tiles4 >= 64)
     return 4;
-  bool wide = x->c >= 256 && (uint32_t) w->n >= 2 * dae_vk_tiles_bn (&t) &&
-      weight_cache_budget () > 0;
-  if (wide && tiles4 >= 16 && dae_vk_derived_steady (s, w, 4))
+  /* The few-tile cases pay only with the transform kept: weights seen unwritten, and room
+   * for it in the cache. */
+  bool wide = x->c >= 256 && (uint32_t) w->n >= 2 * dae_vk_tiles_bn (&t);
+  size_t budget = weight_cache_budget (), weights = (size_t) x->c * w->n;
+  if (wide && tiles4 >= 16 && dae_vk_derived_steady (s, w, 4, 36 * weights, budget))
     return 4;
-  if (wide && tiles2 >= 16 && dae_vk_derived_steady (s, w, 2))
+  if (wide && tiles2 >= 16 && dae_vk_derived_steady (s, w, 2, 16 * weights, budget))
     return 2;
   if (x->c >= 128 && tiles2 >= 128)
     return 2;
