@@ -634,9 +634,9 @@ transform_cached (const Target * t, const DaeTensor * w, int m)
 static void
 test_winograd_cache (const Target * t, DaeTestRng * r)
 {
-  if (dae_backend_kind (t->be) != DAE_BACKEND_VULKAN)
+  bool chooses;
+  if (!enter_vulkan (t, &chooses))
     return;
-  target_enter (t);
   RefConvShape sh = { 2, 8, 12, 9, 7, 3 };
   size_t nx, nw, ny;
   conv_sizes (&sh, &nx, &nw, &ny);

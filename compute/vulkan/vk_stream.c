@@ -21,7 +21,8 @@ typedef struct {
   VkDeviceSize lo, hi;
 } Span;
 
-/* An entry of the derived-tensor cache (dae_vk_derived). */
+/* An entry of the derived-tensor cache (dae_vk_derived); t is NULL while the source has only
+ * been looked at (dae_vk_derived_steady). */
 typedef struct {
   guint64 serial;               /* the source's storage */
   size_t offset, numel;         /* the source's view of it */
@@ -536,11 +537,8 @@ dae_vk_derived (DaeStream * base, const DaeTensor * src, uint32_t kind, size_t n
   VkStream *s = vs (base);
   gssize writes;
   Derived *d = derived_entry (s, src, kind, &writes);
-  if (d->t && dae_tensor_numel (d->t) < numel) {
-    s->derived_bytes -= dae_tensor_numel (d->t) * 4;
-    dae_tensor_free (d->t);
-    d->t = NULL;
-  }
+  /* The key (source view, kind) fixes what is derived, hence its size. */
+  g_assert (!d->t || dae_tensor_numel (d->t) >= numel);
   if (!d->t) {
     if (s->derived_bytes + numel * 4 > budget)
       return NULL;

@@ -55,6 +55,13 @@ xi_count (int m)
   return (uint32_t) ((m + 2) * (m + 2));
 }
 
+/* Floats of the transformed weights U: (m + 2)^2 x Cout x Cin. */
+static size_t
+weights_transform_numel (int m, size_t cin, size_t cout)
+{
+  return (size_t) xi_count (m) * cout * cin;
+}
+
 /* Whether F(m x m, 3x3) fits s's device: transforms within its buffer and texel-view limits
  * and its grid. */
 static bool
@@ -100,10 +107,12 @@ paying_tile (DaeStream * s, const DaeTensor * x, const DaeTensor * w)
   /* The few-tile cases pay only with the transform kept: weights seen unwritten, and room
    * for it in the cache. */
   bool wide = x->c >= 256 && (uint32_t) w->n >= 2 * dae_vk_tiles_bn (&t);
-  size_t budget = weight_cache_budget (), weights = (size_t) x->c * w->n;
-  if (wide && tiles4 >= 16 && dae_vk_derived_steady (s, w, 4, 36 * weights, budget))
+  size_t budget = weight_cache_budget ();
+  if (wide && tiles4 >= 16 && dae_vk_derived_steady (s, w, 4,
+          weights_transform_numel (4, x->c, w->n), budget))
     return 4;
-  if (wide && tiles2 >= 16 && dae_vk_derived_steady (s, w, 2, 16 * weights, budget))
+  if (wide && tiles2 >= 16 && dae_vk_derived_steady (s, w, 2,
+          weights_transform_numel (2, x->c, w->n), budget))
     return 2;
   if (x->c >= 128 && tiles2 >= 128)
     return 2;
@@ -146,7 +155,7 @@ transform (DaeStream * s, const char *op, int m, int texel, const DaeVkArg * arg
 static const DaeTensor *
 transformed_weights (DaeStream * s, int m, const DaeTensor * w, const WinoParams * p)
 {
-  size_t numel = (size_t) xi_count (m) * p->cout * p->cin;
+  size_t numel = weights_transform_numel (m, p->cin, p->cout);
   bool stale = true;
   const DaeTensor *u = dae_vk_derived (s, w, (uint32_t) m, numel, weight_cache_budget (),
       &stale);
