@@ -10,8 +10,8 @@
 // with xi = a * row + column of the transformed tile; the matrices are Lavin and Gray's
 // (interpolation points 0, +-1 for m = 2; 0, +-1, +-2 for m = 4; and infinity).
 // Tiles are numbered n * TH * TW + ty * TW + tx, TH = ceil(H/m), TW = ceil(W/m). The grid is
-// 2-D: x over tiles (over cin for the weights), y over channels (groups of four channels
-// for the input with TEXEL). V is stored tile by tile, channels contiguous, so that the GEMM
+// 2-D: x over tiles (over cin for the weights), y over channels (for the input with TEXEL,
+// see its main). V is stored tile by tile, channels contiguous, so that the GEMM
 // reads it four k (channels) per texel fetch (gemm.comp's _b4 variant). With TEXEL (the lavapipe
 // profile) the input and M are read through a float texel view (binding 9): a gather where a
 // storage-buffer load is a loop over the SIMD lanes; and for the same reason the weight
@@ -130,12 +130,37 @@ void main() {
 
 #elif defined(OP_WINO_INPUT)
 
-// V of tile j of channel ci: B^T d B, d the tile's A x A input patch (zero outside the image).
-void input_tile(uint j, uint ci, out float v[A][A]) {
-  uvec3 tp = tile_pos(j);
-  int y0 = int(tp.y * M) - 1, x0 = int(tp.z * M) - 1;
-  uint src = p.base[1] + (tp.x * p.cin + ci) * p.h * p.w;
-  float d[A][A], t[A][A];
+#ifdef ROW_FETCH
+// The input through a vec4 texel view (W % 4 == 0 and the planes 4-float aligned: the host
+// checks): patch row r of a 4x4 tile is columns x0 - 1 .. x0 + 4 of one image row, x0 a
+// multiple of 4, so the aligned texels left of x0, at x0 and right of it hold all six: three
+// fetches per row instead of six, where a fetch costs lavapipe about the same at any width.
+void load_patch(uint src, int y0, int x0, out float d[A][A]) {
+  uint q = uint(x0 + 1) / 4u, row_texels = p.w / 4u;
+  bool has_left = q > 0u, has_right = q + 1u < row_texels;
+  [[unroll]] for (int r = 0; r < int(A); r++) {
+    int yy = y0 + r;
+    bool inside = uint(yy) < p.h;
+    uint t0 = (src / 4u) + (inside ? uint(yy) * row_texels + q : 0u);
+    // every fetch stays inside the view; the selects supply the zero padding
+    vec4 mid = texelFetch(in_texels, int(t0));
+    float left = texelFetch(in_texels, int(has_left ? t0 - 1u : t0)).w;
+    float right = texelFetch(in_texels, int(has_right ? t0 + 1u : t0)).x;
+    mid = inside ? mid : vec4(0.0);
+    left = inside && has_left ? left : 0.0;
+    right = inside && has_right ? right : 0.0;
+    d[r][0] = left;
+    d[r][1] = mid.x;
+    d[r][2] = mid.y;
+    d[r][3] = mid.z;
+    d[r][4] = mid.w;
+    d[r][5] = right;
+  }
+}
+#else
+// The tile's A x A input patch from rows y0.., columns x0.. of the plane at src (zero outside
+// the image).
+void load_patch(uint src, int y0, int x0, out float d[A][A]) {
   [[unroll]] for (int r = 0; r < int(A); r++)
     [[unroll]] for (int c = 0; c < int(A); c++) {
       int yy = y0 + r, xx = x0 + c;
@@ -143,6 +168,16 @@ void input_tile(uint j, uint ci, out float v[A][A]) {
       float x = IN(src + (inside ? uint(yy) * p.w + uint(xx) : 0u));
       d[r][c] = inside ? x : 0.0;
     }
+}
+#endif
+
+// V of tile j of channel ci: B^T d B, d the tile's A x A input patch (zero outside the image).
+void input_tile(uint j, uint ci, out float v[A][A]) {
+  uvec3 tp = tile_pos(j);
+  int y0 = int(tp.y * M) - 1, x0 = int(tp.z * M) - 1;
+  uint src = p.base[1] + (tp.x * p.cin + ci) * p.h * p.w;
+  float d[A][A], t[A][A];
+  load_patch(src, y0, x0, d);
   [[unroll]] for (uint r = 0; r < A; r++)
     [[unroll]] for (uint c = 0; c < A; c++) {
       float s = 0.0;
@@ -161,11 +196,15 @@ void input_tile(uint j, uint ci, out float v[A][A]) {
 
 #ifdef TEXEL
 // Four consecutive input channels per lane (Cin % 4 == 0 wherever Winograd runs), each
-// transformed value of the four stored as one vec4.
+// transformed value of the four stored as one vec4. The grid: x over Cin / 4 workgroups,
+// y over tiles / DAE_LOCAL_X.
 layout(std430, set = 0, binding = 0) writeonly buffer Buffer0v { vec4 Out4[]; };
 
 void main() {
-  uint j = invocation_x(), ci = 4u * gl_WorkGroupID.y;
+  // Neighbouring lanes take neighbouring groups of channels of one tile, so that a SIMD row's
+  // stores fill whole cache lines of V (a row of the grid: DAE_LOCAL_X tiles, all channels).
+  uint groups = p.cin / 4u, l = invocation_x();
+  uint j = gl_WorkGroupID.y * DAE_LOCAL_X + l / groups, ci = 4u * (l % groups);
   if (j >= p.tiles)
     return;
   float v0[A][A], v1[A][A], v2[A][A], v3[A][A];
