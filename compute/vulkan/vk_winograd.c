@@ -242,9 +242,9 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
   bool texel = dae_vk_texels_enabled (s);
   /* The texel variants of the input transform take four input channels per invocation, a
    * grid row LOCAL_1D tiles; the one for F(4x4) reads rows of x as vec4s where they are
-   * aligned. Measured on lavapipe (doc/performance.md), the transform's time at 64x64x64
-   * batch 8: vec4 rows 17.3-18.4 -> 16.6-17.4 ms; then lanes over channels rather than over
-   * tiles (whose stores each filled a quarter of a cache line) 21.4-21.7 -> 13.3-16.7 ms. */
+   * aligned. Against one tile per lane (whose vec4 stores each filled a quarter of a cache
+   * line) and scalar fetches, on lavapipe (doc/performance.md): 64x64x64 batch 8 26.4-28.1
+   * -> 15.9-17.7 ms, 32x32x128 batch 8 11.1-11.3 -> 8.6-9.5 ms. */
   DaeVkArg iargs[] = { {v, true}, {x, false} };
   if (!texel)
     transform (s, "input", m, 0, iargs, 2, &p, p.tiles, p.cin);
