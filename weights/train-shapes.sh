@@ -5,7 +5,7 @@
 #
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file: 6000, then 2500
+# Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file: 6000, then 6500
 # more continued from the 6000-step file, weights/shapes.md),
 # LATENT_STEPS (20000), BUILD_DIR (build), CONFIG (weights/configs/shapes32-unet64.json, the
 # shipped file's; the first-version file of doc/shapes-history.md used shapes32.json).
