@@ -62,6 +62,14 @@ weights_transform_numel (int m, size_t cin, size_t cout)
   return (size_t) xi_count (m) * cout * cin;
 }
 
+/* Workgroups over the tiles: the output transform's grid columns, the texel input
+ * transform's grid rows (LOCAL_1D tiles each). */
+static uint32_t
+tile_groups (const WinoParams * p)
+{
+  return (p->tiles + LOCAL_1D - 1) / LOCAL_1D;
+}
+
 /* Whether F(m x m, 3x3) fits s's device: transforms within its buffer and texel-view limits
  * and its grid. */
 static bool
@@ -71,7 +79,7 @@ fits (DaeStream * s, const WinoParams * p, int m)
   size_t most = (size_t) xi_count (m) * MAX (p->cin, p->cout) * MAX ((size_t) p->tiles, p->cin);
   size_t cap = MIN ((size_t) MAX_TRANSFORM, lim->maxStorageBufferRange / 4);
   cap = MIN (cap, (size_t) lim->maxTexelBufferElements);
-  uint32_t groups = (p->tiles + LOCAL_1D - 1) / LOCAL_1D;
+  uint32_t groups = tile_groups (p);
   return most <= cap && p->tiles < (1u << 24) && groups <= lim->maxComputeWorkGroupCount[0] &&
       groups <= lim->maxComputeWorkGroupCount[1] &&
       MAX (p->cin, p->cout) <= lim->maxComputeWorkGroupCount[1] &&
@@ -198,13 +206,6 @@ row_fetch_fits (const DaeTensor * x)
   return x->w % 4 == 0 && dae_vk_aligned4 (x, 0) && x->nstride % 4 == 0;
 }
 
-/* Rows of the texel input transform's grid: LOCAL_1D tiles each. */
-static uint32_t
-tile_rows (const WinoParams * p)
-{
-  return (p->tiles + LOCAL_1D - 1) / LOCAL_1D;
-}
-
 /* The (m+2)^2 products of the transformed weights U (Cout, Cin) by the transformed input V
  * (T, Cin) into M, channel- or tile-major. */
 static void
@@ -249,9 +250,9 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
   if (!texel)
     transform (s, "input", m, 0, iargs, 2, &p, p.tiles, p.cin);
   else if (m == 4 && row_fetch_fits (x))
-    transform (s, "input_rows", m, 4, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_rows (&p));
+    transform (s, "input_rows", m, 4, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_groups (&p));
   else
-    transform (s, "input", m, 1, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_rows (&p));
+    transform (s, "input", m, 1, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_groups (&p));
   p.tile_major = tile_major (s, &p);
   transformed_products (s, &p, m, u, v, mt);
   p.store4 = m == 4 && p.h % 4 == 0 && p.w % 4 == 0 && y->offset % 4 == 0 &&
