@@ -11,14 +11,13 @@
 // (interpolation points 0, +-1 for m = 2; 0, +-1, +-2 for m = 4; and infinity).
 // Tiles are numbered n * TH * TW + ty * TW + tx, TH = ceil(H/m), TW = ceil(W/m). The grid is
 // 2-D: x over tiles (over cin for the weights), y over channels (the input with TEXEL the
-// other way round, see its main). V is stored tile by tile, channels contiguous, so that the GEMM reads it
-// four k (channels) per texel fetch (gemm.comp's _b4 variant). With TEXEL (the lavapipe
-// profile) the input and M are read through a float texel view (binding 9; with ROW_FETCH
-// the input through a vec4 one): a gather where a storage-buffer load is a loop over the
-// SIMD lanes; and for the same reason the weight
-// transform takes four input channels per lane (their weights as vec4 texels) and so does
-// the input transform, both storing vec4s, and the output one stores each row of a 4x4
-// tile as a vec4 where it can.
+// other way round, see its main). V is stored tile by tile, channels contiguous, so that the
+// GEMM reads it four k (channels) per texel fetch (gemm.comp's _b4 variant). With TEXEL (the
+// lavapipe profile) the input and M are read through a float texel view (binding 9; with
+// ROW_FETCH the input through a vec4 one): a gather where a storage-buffer load is a loop
+// over the SIMD lanes; and for the same reason the weight transform takes four input
+// channels per lane (their weights as vec4 texels) and so does the input transform, both
+// storing vec4s, and the output one stores each row of a 4x4 tile as a vec4 where it can.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
