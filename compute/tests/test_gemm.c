@@ -455,7 +455,7 @@ test_vk_gemm (const Target * t, const GemmCase * g, DaeTestRng * r)
   int lda = a_cols + g->pad, ldb = b_cols + g->pad, ldc = g->N + g->pad;
   size_t gap = g->pad ? 3 : 4;       /* pad 0: everything 16-byte aligned (vec4 loads) */
   size_t sa = (size_t) a_rows * lda + gap, sb = (size_t) b_rows * ldb + gap;
-  size_t sc = (size_t) g->M * ldc + 2;
+  size_t sc = (size_t) g->M * ldc + 4;   /* 16-byte aligned batches where ldc is */
   size_t na = g->offset + sa * g->batch, nb = g->offset + sb * g->batch;
   size_t nc = g->offset + sc * g->batch;
   float *a = random_floats (r, na), *b = random_floats (r, nb), *c = random_floats (r, nc);
@@ -708,6 +708,7 @@ run_all (DaeTestRng * r)
     {3, 64, 1, 1, 7, true, true},
     {2, 4, 2, 3, 33, true, false},      /* x (2,4,2,3) flattened to in = 24 */
     {5, 100, 1, 1, 70, false, true},
+    {3, 16, 1, 1, 36, true, true},      /* bias and accumulate on vec4 stores (lavapipe) */
   };
   for (size_t i = 0; i < G_N_ELEMENTS (linear_cases); i++)
     test_linear_forward (&linear_cases[i], r);
@@ -753,6 +754,11 @@ run_all (DaeTestRng * r)
     {20, 45, 32, 3, false, false, 0, 8, 1.0f, 0.5f},
     {24, 45, 64, 3, false, true, 0, 4, 1.0f, 0.5f},     /* B read as vec4 (lavapipe) */
     {9, 13, 4, 2, false, true, 0, 0, -1.0f, 0.0f},
+    /* C stored as vec4 runs on lavapipe (ld, batch stride and offset multiples of 4): whole
+     * runs, a run cut by N (42 = 40 + 2, ld 44), more columns than one workgroup's */
+    {20, 44, 32, 2, false, false, 0, 4, 1.0f, 0.5f},
+    {17, 42, 24, 2, false, true, 2, 8, -1.0f, 0.25f},
+    {40, 300, 16, 1, false, true, 0, 0, 1.0f, 0.0f},
   };
   for (int i = 0; i < ntargets; i++) {
     if (dae_backend_kind (targets[i].be) != DAE_BACKEND_VULKAN)

@@ -34,14 +34,14 @@ cpu_tiles (int M, bool a_vec4)
 {
   uint32_t kv = a_vec4 ? 4 : 1;
   if (M == 1)
-    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false, false };
+    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false, false, false };
   if (M <= 4)
-    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false, false };
+    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false, false, false };
   if (M <= 8)
-    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false, false };
+    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false, false, false };
   if (M <= 16 || kv == 1)
-    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false, false };
-  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false, false };
+    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false, false, false };
+  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false, false, false };
 }
 
 /* The texel-view variant runs on the lavapipe profile with vec4 loads of A. */
@@ -81,14 +81,14 @@ dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel)
    * time for large products, 64 x 64 of 4 x 4 with K steps of 16 otherwise; either stages
    * about 8 KiB of shared memory (16 KiB is the least a device may have). */
   if (M >= 128 && N >= 128)
-    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false, false };
-  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false, false };
+    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false, false, false };
+  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false, false, false };
 }
 
 void
-dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7])
+dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[DAE_VK_TILES_SPEC])
 {
-  uint32_t v[7] = { t->lx, t->tm, t->tn, t->wm, t->bk, ksize, t->kv };
+  uint32_t v[DAE_VK_TILES_SPEC] = { t->lx, t->tm, t->tn, t->wm, t->bk, ksize, t->kv, t->plain };
   memcpy (spec, v, sizeof v);
 }
 
@@ -103,10 +103,10 @@ dae_vk_tiles_dispatch (DaeStream * s, const char *shader, const DaeVkTiles * t,
         shader, gx, gy, gz);
     return;
   }
-  uint32_t spec[7];
+  uint32_t spec[DAE_VK_TILES_SPEC];
   dae_vk_tiles_spec (t, ksize, spec);
   if (!t->texel) {
-    dae_vk_dispatch (s, shader, spec, 7, args, nargs, params, size, gx, gy, gz);
+    dae_vk_dispatch (s, shader, spec, DAE_VK_TILES_SPEC, args, nargs, params, size, gx, gy, gz);
     return;
   }
   /* The _texel variants read A (binding 0) as vec4 texels and B (binding 1) as floats, the
@@ -114,7 +114,8 @@ dae_vk_tiles_dispatch (DaeStream * s, const char *shader, const DaeVkTiles * t,
   const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 4, t->b_vec4 ? 4 : 1 };
   char name[64];
   g_snprintf (name, sizeof name, "%s_texel%s", shader, t->b_vec4 ? "_b4" : "");
-  dae_vk_dispatch_texels (s, name, spec, 7, args, nargs, texels, params, size, gx, gy, gz);
+  dae_vk_dispatch_texels (s, name, spec, DAE_VK_TILES_SPEC, args, nargs, texels, params, size,
+      gx, gy, gz);
 }
 
 bool
@@ -158,6 +159,7 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
       dae_vk_aligned4 (a.t, a.offset);
   DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4, true);
   t.b_vec4 = dae_vk_gemm_b_vec4 (&t, K, &b);
+  t.plain = beta == 0.0f && !bias;
   uint32_t bm = dae_vk_tiles_bm (&t), bn = dae_vk_tiles_bn (&t);
   uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm;
   GemmParams p = {

@@ -15,7 +15,8 @@ void dae_vk_gemm (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
 void dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b,
     DaeVkMat c, float alpha, float beta, const DaeTensor * bias, bool per_row);
 
-/* Tiling of gemm_tile.glsl, specialisation constants 0..4 and 6 (see that file). */
+/* Tiling of gemm_tile.glsl, specialisation constants 0..4 and 6 (see that file), and
+ * gemm.comp's epilogue, constant 7. */
 typedef struct {
   uint32_t lx, tm, tn, wm, bk;
   uint32_t kv;                  /* k per load of A: 4 where the caller allows it, else 1 */
@@ -23,6 +24,7 @@ typedef struct {
                                  * vec4 texel view, B (binding 1) through a float one */
   bool b_vec4;                  /* texel, and op(B) contiguous along k: B read as vec4 texels
                                  * too (gemm.comp only) */
+  bool plain;                   /* gemm.comp: beta 0 and no bias, the epilogue only stores */
 } DaeVkTiles;
 
 /* Whether a GEMM on tiles t reads op(B) as vec4 texels (gemm.comp's _texel_b4 variant):
@@ -51,8 +53,10 @@ dae_vk_tiles_bn (const DaeVkTiles * t)
  * $DIFFAE_GEMM_TILES="lx,tm,tn,wm,bk,kv" replaces the choice (the GPU profile's
  * constraints of gemm_tile.glsl are then the caller's to keep). */
 DaeVkTiles dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel);
-/* The specialisation constants of t (7 values) for a shader with kernel size ksize. */
-void dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[7]);
+/* The specialisation constants of t (DAE_VK_TILES_SPEC values) for a shader with kernel
+ * size ksize. */
+#define DAE_VK_TILES_SPEC 8
+void dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[DAE_VK_TILES_SPEC]);
 /* Launches variant `shader` on gemm_tile.glsl with t's tiles (kernel size ksize; 0 for
  * gemm.comp) over gx x gy x gz workgroups, or its "_texel" variant when t->texel; fails the
  * stream when the grid exceeds the device's. */
