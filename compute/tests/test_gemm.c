@@ -708,7 +708,7 @@ run_all (DaeTestRng * r)
     {3, 64, 1, 1, 7, true, true},
     {2, 4, 2, 3, 33, true, false},      /* x (2,4,2,3) flattened to in = 24 */
     {5, 100, 1, 1, 70, false, true},
-    {3, 16, 1, 1, 36, true, true},      /* bias and accumulate on vec4 stores (lavapipe) */
+    {3, 16, 1, 1, 36, true, true},      /* bias and accumulate, C rows 16-byte aligned */
   };
   for (size_t i = 0; i < G_N_ELEMENTS (linear_cases); i++)
     test_linear_forward (&linear_cases[i], r);
@@ -754,8 +754,8 @@ run_all (DaeTestRng * r)
     {20, 45, 32, 3, false, false, 0, 8, 1.0f, 0.5f},
     {24, 45, 64, 3, false, true, 0, 4, 1.0f, 0.5f},     /* B read as vec4 (lavapipe) */
     {9, 13, 4, 2, false, true, 0, 0, -1.0f, 0.0f},
-    /* C stored as vec4 runs on lavapipe (ld, batch stride and offset multiples of 4): whole
-     * runs, a run cut by N (42 = 40 + 2, ld 44), more columns than one workgroup's */
+    /* C 16-byte aligned (ld, batch stride and offset multiples of 4), N a multiple of 4 or
+     * not (42, ld 44), more columns than one lavapipe workgroup's (128) */
     {20, 44, 32, 2, false, false, 0, 4, 1.0f, 0.5f},
     {17, 42, 24, 2, false, true, 2, 8, -1.0f, 0.25f},
     {40, 300, 16, 1, false, true, 0, 0, 1.0f, 0.0f},
