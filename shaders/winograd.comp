@@ -27,8 +27,6 @@ DAE_PARAMS_BEGIN
   uint nimg, cin, cout, h, w;
   uint th, tw, tiles;           // tiles per column and row of an image; T in all
   float inv_tw, inv_thw;        // 1 / TW, 1 / (TH * TW)
-  uint has_bias, accumulate;
-  uint store4;                  // output, TEXEL: tiles whole and rows 4-float aligned
   uint tile_major;              // output: M stored (T, Cout) per position, else (Cout, T)
 DAE_PARAMS_END
 
@@ -237,6 +235,13 @@ void main() {
 layout(std430, set = 0, binding = 0) buffer Buffer0v { vec4 Out4[]; };
 #endif
 
+// The output transform's options are specialisation constants, not parameters: lavapipe runs
+// both sides of a branch under a lane mask, so a runtime test kept the bias load, the
+// accumulating loads and the scalar stores' lane loops in every invocation.
+layout(constant_id = 1) const uint HAS_BIAS = 0;
+layout(constant_id = 2) const uint ACCUMULATE = 0;  // Y += the result
+layout(constant_id = 3) const uint STORE4 = 0;      // TEXEL: tiles whole, rows 4-float aligned
+
 void main() {
   uint j = invocation_x(), co = gl_WorkGroupID.y;
   if (j >= p.tiles)
@@ -255,11 +260,11 @@ void main() {
         s += AT[r * A + k] * m[k][c];
       t[r][c] = s;
     }
-  float b = p.has_bias != 0u ? bias[p.base[2] + co] : 0.0;
+  float b = HAS_BIAS != 0u ? bias[p.base[2] + co] : 0.0;
   uvec3 tp = tile_pos(j);
   uint dst = p.base[0] + (tp.x * p.cout + co) * p.h * p.w;
 #ifdef ROW_STORES
-  if (p.store4 != 0u) {
+  if (STORE4 != 0u) {
     // every tile lies inside the image and each of its rows on a 4-float boundary: one vec4
     // store per row
     [[unroll]] for (uint r = 0; r < M; r++) {
@@ -270,7 +275,7 @@ void main() {
           v[c] += t[r][k] * AT[c * A + k];
       }
       uint o = (dst + (tp.y * M + r) * p.w + tp.z * M) / 4u;
-      if (p.accumulate != 0u)
+      if (ACCUMULATE != 0u)
         v += Out4[o];
       Out4[o] = v;
     }
@@ -286,7 +291,7 @@ void main() {
         [[unroll]] for (uint k = 0; k < A; k++)
           v += t[r][k] * AT[c * A + k];
         uint o = dst + yy * p.w + xx;
-        if (p.accumulate != 0u)
+        if (ACCUMULATE != 0u)
           v += Out[o];
         Out[o] = v;
       }

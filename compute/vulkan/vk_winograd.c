@@ -30,8 +30,6 @@ typedef struct {
   uint32_t nimg, cin, cout, h, w;
   uint32_t th, tw, tiles;
   float inv_tw, inv_thw;
-  uint32_t has_bias, accumulate;
-  uint32_t store4;
   uint32_t tile_major;
 } WinoParams;
 
@@ -143,21 +141,31 @@ dae_vk_winograd_tile (DaeStream * s, const DaeTensor * x, const DaeTensor * w)
   return fits (s, &p, m) ? m : 0;
 }
 
+/* The output transform's specialisation constants 1-3 (winograd.comp). */
+typedef struct { uint32_t has_bias, accumulate, store4; } OutputOptions;
+
 /* One transform over a grid of (count / LOCAL_1D) x rows workgroups; its _texel variant,
- * where texel > 0, reads binding 1 through a view of `texel` floats per texel. */
+ * where texel > 0, reads binding 1 through a view of `texel` floats per texel. out: the
+ * output transform's options, NULL for the others. */
 static void
 transform (DaeStream * s, const char *op, int m, int texel, const DaeVkArg * args, int nargs,
-    const WinoParams * p, uint32_t count, uint32_t rows)
+    const WinoParams * p, uint32_t count, uint32_t rows, const OutputOptions * out)
 {
-  uint32_t spec[] = { LOCAL_1D }, gx = (count + LOCAL_1D - 1) / LOCAL_1D;
+  uint32_t spec[4] = { LOCAL_1D }, gx = (count + LOCAL_1D - 1) / LOCAL_1D;
+  int nspec = 1;
+  if (out) {
+    spec[1] = out->has_bias, spec[2] = out->accumulate, spec[3] = out->store4;
+    nspec = 4;
+  }
   char name[64];
   g_snprintf (name, sizeof name, "winograd%d_%s%s", m, op, texel ? "_texel" : "");
   if (!texel) {
-    dae_vk_dispatch (s, name, spec, 1, args, nargs, p, sizeof *p, gx, rows, 1);
+    dae_vk_dispatch (s, name, spec, nspec, args, nargs, p, sizeof *p, gx, rows, 1);
     return;
   }
   const uint8_t texels[DAE_VK_TEXEL_VIEWS] = { 0, (uint8_t) texel };
-  dae_vk_dispatch_texels (s, name, spec, 1, args, nargs, texels, p, sizeof *p, gx, rows, 1);
+  dae_vk_dispatch_texels (s, name, spec, nspec, args, nargs, texels, p, sizeof *p, gx, rows,
+      1);
 }
 
 /* U = G w G^T for every (cout, cin), into the stream's cache where w has been transformed
@@ -176,7 +184,8 @@ transformed_weights (DaeStream * s, int m, const DaeTensor * w, const WinoParams
   /* The texel variant takes four input channels per invocation (Cin % 4 == 0 here). */
   bool w4 = dae_vk_texels_enabled (s) && w->offset % 4 == 0;
   DaeVkArg wargs[] = { {u, true}, {w, false} };
-  transform (s, "weights", m, w4 ? 4 : 0, wargs, 2, p, w4 ? p->cin / 4 : p->cin, p->cout);
+  transform (s, "weights", m, w4 ? 4 : 0, wargs, 2, p, w4 ? p->cin / 4 : p->cin, p->cout,
+      NULL);
   return u;
 }
 
@@ -232,8 +241,6 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
     const DaeTensor * w, const DaeTensor * b, bool accumulate)
 {
   WinoParams p = wino_params (x, w, m);
-  p.has_bias = b != NULL;
-  p.accumulate = accumulate;
   size_t T = p.tiles, xi = xi_count (m);
   const DaeTensor *u = transformed_weights (s, m, w, &p);
   const DaeTensor *v = u ? dae_vk_scratch (s, SLOT_V, xi * p.cin * T) : NULL;
@@ -248,15 +255,19 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
    * -> 15.9-17.7 ms, 32x32x128 batch 8 11.1-11.3 -> 8.6-9.5 ms. */
   DaeVkArg iargs[] = { {v, true}, {x, false} };
   if (!texel)
-    transform (s, "input", m, 0, iargs, 2, &p, p.tiles, p.cin);
+    transform (s, "input", m, 0, iargs, 2, &p, p.tiles, p.cin, NULL);
   else if (m == 4 && row_fetch_fits (x))
-    transform (s, "input_rows", m, 4, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_groups (&p));
+    transform (s, "input_rows", m, 4, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_groups (&p),
+        NULL);
   else
-    transform (s, "input", m, 1, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_groups (&p));
+    transform (s, "input", m, 1, iargs, 2, &p, p.cin / 4 * LOCAL_1D, tile_groups (&p), NULL);
   p.tile_major = tile_major (s, &p);
   transformed_products (s, &p, m, u, v, mt);
-  p.store4 = m == 4 && p.h % 4 == 0 && p.w % 4 == 0 && y->offset % 4 == 0 &&
-      y->nstride % 4 == 0;
+  OutputOptions out = {
+    .has_bias = b != NULL, .accumulate = accumulate,
+    .store4 = texel && m == 4 && p.h % 4 == 0 && p.w % 4 == 0 && y->offset % 4 == 0 &&
+        y->nstride % 4 == 0,
+  };
   DaeVkArg oargs[] = { {y, true}, {mt, false}, {b, false} };
-  transform (s, "output", m, texel ? 1 : 0, oargs, 3, &p, p.tiles, p.cout);
+  transform (s, "output", m, texel ? 1 : 0, oargs, 3, &p, p.tiles, p.cout, &out);
 }
