@@ -80,7 +80,6 @@ const int PAD = int(KS / 2u);
 DAE_PARAMS_BEGIN
   uint nimg, cin, cout, h, w, hw;
   float inv_hw, inv_w;
-  uint has_bias, accumulate;
   uint kchunk, nsplit;        // OP_CONV_BWD_FILTER
   uint flipped;               // OP_CONV_BWD_DATA: weights already flipped (OP_FLIP_WEIGHTS)
 DAE_PARAMS_END
@@ -164,9 +163,9 @@ void main() {
       if (i < ROWS) {
         float v = acc[r * TN + c];
 #if defined(OP_CONV_FWD)
-        if (p.has_bias != 0u)
+        if ((EPILOGUE & EPI_BIAS) != 0u)
           v += bias[p.base[3] + i];
-        if (p.accumulate != 0u)
+        if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
           v += Out[o + i * p.hw];
 #else
         v += Out[o + i * p.hw];

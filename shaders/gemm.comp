@@ -3,7 +3,8 @@
 //   C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b]  (+ bias per row or per column)
 // Element (i, k) of op(A) is A[a_off + b*a_bs + i*a_rs + k*a_cs], so a transposed operand is
 // only a swap of its strides; B likewise; C is row-major with leading dimension c_ld.
-// beta == 0 never reads C. Tiling: gemm_tile.glsl.
+// Whether a bias and beta * C are added is specialisation constant EPILOGUE (gemm_tile.glsl),
+// set by the host; with beta == 0 it never reads C. Tiling: gemm_tile.glsl.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -12,17 +13,12 @@ DAE_BUFFER_RO(1, B)
 DAE_BUFFER(2, C)
 DAE_BUFFER_RO(3, bias)
 
-#define BIAS_NONE 0u
-#define BIAS_PER_COLUMN 1u
-#define BIAS_PER_ROW 2u
-
 DAE_PARAMS_BEGIN
   uint M, N, K;
   uint a_off, a_rs, a_cs, a_bs;
   uint b_off, b_rs, b_cs, b_bs;
   uint c_off, c_ld, c_bs;
   float alpha, beta;
-  uint bias_mode;
 DAE_PARAMS_END
 
 uint a_base, b_base;
@@ -58,12 +54,6 @@ vec4 load_a4(uint i, KInfo k) { return A4[(k.a + i * p.a_rs) / 4u]; }
 
 #include "gemm_tile.glsl"
 
-// 1 where beta == 0 and there is no bias (the host checks): the epilogue is then only the
-// stores. lavapipe runs both sides of every branch under a lane mask, and each masked load
-// of the bias or of C still loops over the lanes, so the runtime tests alone cost a third of
-// the Winograd GEMMs' time (conv3x3 forward 32x32x128 batch 8: 30-34 ms -> 20.5-21 ms).
-layout(constant_id = 7) const uint PLAIN = 0;
-
 void main() {
   uint z = gl_WorkGroupID.z;
   a_base = p.base[0] + p.a_off + z * p.a_bs;
@@ -78,14 +68,12 @@ void main() {
       if (i < p.M && j < p.N) {
         uint ci = c_base + i * p.c_ld + j;
         float v = p.alpha * acc[r * TN + c];
-        if (PLAIN == 0u) {
-          if (p.bias_mode == BIAS_PER_COLUMN)
-            v += bias[p.base[3] + j];
-          else if (p.bias_mode == BIAS_PER_ROW)
-            v += bias[p.base[3] + i];
-          if (p.beta != 0.0)
-            v += p.beta * C[ci];
-        }
+        if ((EPILOGUE & EPI_BIAS) != 0u)
+          v += bias[p.base[3] + j];
+        if ((EPILOGUE & EPI_BIAS_ROW) != 0u)
+          v += bias[p.base[3] + i];
+        if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
+          v += p.beta * C[ci];
         C[ci] = v;
       }
     }

@@ -10,7 +10,6 @@ typedef struct {
   uint32_t b_off, b_rs, b_cs, b_bs;
   uint32_t c_off, c_ld, c_bs;
   float alpha, beta;
-  uint32_t bias_mode;           /* 0 none, 1 per column, 2 per row */
 } GemmParams;
 
 static bool
@@ -34,14 +33,14 @@ cpu_tiles (int M, bool a_vec4)
 {
   uint32_t kv = a_vec4 ? 4 : 1;
   if (M == 1)
-    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false, false, false };
+    return (DaeVkTiles) { 8, 1, 8, 1, 0, kv, false, false, 0 };
   if (M <= 4)
-    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false, false, false };
+    return (DaeVkTiles) { 8, 4, 8, 1, 0, kv, false, false, 0 };
   if (M <= 8)
-    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false, false, false };
+    return (DaeVkTiles) { 8, 8, 8, 1, 0, kv, false, false, 0 };
   if (M <= 16 || kv == 1)
-    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false, false, false };
-  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false, false, false };
+    return (DaeVkTiles) { 8, 16, 8, 1, 0, kv, false, false, 0 };
+  return (DaeVkTiles) { 8, 32, 8, 1, 0, kv, false, false, 0 };
 }
 
 /* The texel-view variant runs on the lavapipe profile with vec4 loads of A. */
@@ -81,14 +80,16 @@ dae_vk_gemm_tiles (DaeStream * s, int M, int N, bool a_vec4, bool has_texel)
    * time for large products, 64 x 64 of 4 x 4 with K steps of 16 otherwise; either stages
    * about 8 KiB of shared memory (16 KiB is the least a device may have). */
   if (M >= 128 && N >= 128)
-    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false, false, false };
-  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false, false, false };
+    return (DaeVkTiles) { 256, 8, 8, 16, 8, 1, false, false, 0 };
+  return (DaeVkTiles) { 256, 4, 4, 16, 16, 1, false, false, 0 };
 }
 
 void
 dae_vk_tiles_spec (const DaeVkTiles * t, uint32_t ksize, uint32_t spec[DAE_VK_TILES_SPEC])
 {
-  uint32_t v[DAE_VK_TILES_SPEC] = { t->lx, t->tm, t->tn, t->wm, t->bk, ksize, t->kv, t->plain };
+  uint32_t v[DAE_VK_TILES_SPEC] = { t->lx, t->tm, t->tn, t->wm, t->bk, ksize, t->kv,
+    t->epilogue
+  };
   memcpy (spec, v, sizeof v);
 }
 
@@ -159,7 +160,8 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
       dae_vk_aligned4 (a.t, a.offset);
   DaeVkTiles t = dae_vk_gemm_tiles (s, M, N, a_vec4, true);
   t.b_vec4 = dae_vk_gemm_b_vec4 (&t, K, &b);
-  t.plain = beta == 0.0f && !bias;
+  t.epilogue = (bias ? (per_row ? DAE_VK_EPI_BIAS_ROW : DAE_VK_EPI_BIAS) : 0) |
+      (beta != 0.0f ? DAE_VK_EPI_ACCUMULATE : 0);
   uint32_t bm = dae_vk_tiles_bm (&t), bn = dae_vk_tiles_bn (&t);
   uint32_t gx = (N + bn - 1) / bn, gy = (M + bm - 1) / bm;
   GemmParams p = {
@@ -168,7 +170,6 @@ dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
     .b_off = (uint32_t) b.offset, .b_bs = (uint32_t) b.batch_stride,
     .c_off = (uint32_t) c.offset, .c_ld = (uint32_t) c.ld, .c_bs = (uint32_t) c.batch_stride,
     .alpha = alpha, .beta = beta,
-    .bias_mode = bias ? (per_row ? 2 : 1) : 0,
   };
   operand_strides (&a, &p.a_rs, &p.a_cs);
   operand_strides (&b, &p.b_rs, &p.b_cs);

@@ -15,8 +15,14 @@ void dae_vk_gemm (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
 void dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b,
     DaeVkMat c, float alpha, float beta, const DaeTensor * bias, bool per_row);
 
-/* Tiling of gemm_tile.glsl, specialisation constants 0..4 and 6 (see that file), and
- * gemm.comp's epilogue, constant 7. */
+/* What the epilogue of a shader on gemm_tile.glsl adds to each result (DaeVkTiles.epilogue,
+ * its specialisation constant 7). */
+#define DAE_VK_EPI_BIAS 1u              /* a bias per column (gemm) or output channel (conv) */
+#define DAE_VK_EPI_ACCUMULATE 2u        /* the old output (gemm: times beta) */
+#define DAE_VK_EPI_BIAS_ROW 4u          /* gemm: a bias per row */
+
+/* Tiling of gemm_tile.glsl, specialisation constants 0..4 and 6 (see that file), and the
+ * epilogue's options, constant 7. */
 typedef struct {
   uint32_t lx, tm, tn, wm, bk;
   uint32_t kv;                  /* k per load of A: 4 where the caller allows it, else 1 */
@@ -24,7 +30,7 @@ typedef struct {
                                  * vec4 texel view, B (binding 1) through a float one */
   bool b_vec4;                  /* texel, and op(B) contiguous along k: B read as vec4 texels
                                  * too (gemm.comp only) */
-  bool plain;                   /* gemm.comp: beta 0 and no bias, the epilogue only stores */
+  uint32_t epilogue;            /* DAE_VK_EPI_* bits, set by the op (0 from the choosers) */
 } DaeVkTiles;
 
 /* Whether a GEMM on tiles t reads op(B) as vec4 texels (gemm.comp's _texel_b4 variant):
