@@ -17,7 +17,7 @@
 #include "ops/dae_ops.h"
 
 typedef enum {
-  CONV3_FWD, CONV3_BWD, CONV1_FWD, LINEAR_FWD,
+  CONV3_FWD, CONV3_BWD, CONV1_FWD, LINEAR_FWD, ATTN_FWD, ATTN_BWD,
 } Kind;
 
 typedef struct {
@@ -56,6 +56,13 @@ static const Case cases[] = {
   {LINEAR_FWD, 1, 512, 512, 1, "linear"},
   {LINEAR_FWD, 8, 512, 512, 1, "linear"},
   {LINEAR_FWD, 64, 512, 512, 1, "linear"},
+  /* single-head attention over the H*W tokens (cin = cout = C; qkv in, softmax in fp32) */
+  {ATTN_FWD, 1, 256, 256, 16, "attention fwd"},
+  {ATTN_FWD, 8, 256, 256, 16, "attention fwd"},
+  {ATTN_FWD, 8, 512, 512, 8, "attention fwd"},
+  {ATTN_BWD, 1, 256, 256, 16, "attention bwd"},
+  {ATTN_BWD, 8, 256, 256, 16, "attention bwd"},
+  {ATTN_BWD, 8, 512, 512, 8, "attention bwd"},
 };
 
 static void
@@ -71,6 +78,11 @@ case_name (const Case * c, char *buf, size_t len)
 static double
 case_flops (const Case * c)
 {
+  if (c->kind == ATTN_FWD || c->kind == ATTN_BWD) {
+    /* forward: q^T k and P v, 2 T^2 C each; backward: dP, dv, dq and dk */
+    double t = (double) c->hw * c->hw;
+    return (c->kind == ATTN_FWD ? 4.0 : 8.0) * c->n * t * t * c->cin;
+  }
   int taps = c->kind == CONV3_FWD || c->kind == CONV3_BWD ? 9 : 1;
   double hw = c->kind == LINEAR_FWD ? 1 : (double) c->hw * c->hw;
   double f = 2.0 * c->n * c->cin * c->cout * taps * hw;
@@ -106,6 +118,18 @@ static Tensors
 make_tensors (DaeBackend * be, DaeStream * s, const Case * c)
 {
   Tensors t = { 0 };
+  if (c->kind == ATTN_FWD || c->kind == ATTN_BWD) {
+    /* x: qkv; w: the probabilities; y: the output (dy in the backward); dx: dqkv */
+    int tokens = c->hw * c->hw;
+    t.x = random_tensor (be, s, c->n, 3 * c->cin, c->hw, c->hw);
+    t.w = random_tensor (be, s, c->n, 1, tokens, tokens);
+    t.y = random_tensor (be, s, c->n, c->cin, c->hw, c->hw);
+    if (c->kind == ATTN_BWD) {
+      t.dx = random_tensor (be, s, c->n, 3 * c->cin, c->hw, c->hw);
+      dae_attention_forward (s, t.y, t.w, t.x);  /* probabilities a softmax could give */
+    }
+    return t;
+  }
   int side = c->kind == LINEAR_FWD ? 1 : c->hw;
   int k = c->kind == CONV3_FWD || c->kind == CONV3_BWD ? 3 : 1;
   t.x = random_tensor (be, s, c->n, c->cin, side, side);
@@ -141,6 +165,12 @@ run_once (DaeStream * s, const Case * c, const Tensors * t)
       break;
     case LINEAR_FWD:
       dae_linear_forward (s, t->y, t->x, t->w, t->b, false);
+      break;
+    case ATTN_FWD:
+      dae_attention_forward (s, t->y, t->w, t->x);
+      break;
+    case ATTN_BWD:
+      dae_attention_backward (s, t->dx, t->y, t->x, t->w);
       break;
   }
 }

@@ -21,6 +21,8 @@ CASES += [(label, 32, c, c, hw) for label in ("conv3x3 fwd", "conv3x3 bwd")
 CASES += [("qkv 1x1", 1, 256, 768, 16), ("qkv 1x1", 8, 256, 768, 16),
           ("proj 1x1", 8, 256, 256, 16), ("qkv 1x1", 8, 512, 1536, 8),
           ("linear", 1, 512, 512, 1), ("linear", 8, 512, 512, 1), ("linear", 64, 512, 512, 1)]
+CASES += [(label, n, c, c, hw) for label in ("attention fwd", "attention bwd")
+          for n, c, hw in ((1, 256, 16), (8, 256, 16), (8, 512, 8))]
 
 
 def name(label, n, cin, cout, hw):
@@ -30,12 +32,36 @@ def name(label, n, cin, cout, hw):
 
 
 def flops(label, n, cin, cout, hw):
+    if label.startswith("attention"):
+        return (4.0 if label == "attention fwd" else 8.0) * n * (hw * hw) ** 2 * cin
     taps = 9 if label.startswith("conv3x3") else 1
     f = 2.0 * n * cin * cout * taps * (1 if label == "linear" else hw * hw)
     return 2 * f if label == "conv3x3 bwd" else f
 
 
+def attention(q, k, v):
+    """tools/reference's attention core (q, k scaled by C^-1/4 each, softmax in fp32) as two
+    batched products, PyTorch's fastest form here (its einsum form was no faster)."""
+    w = torch.softmax(torch.bmm(q.transpose(1, 2), k * q.shape[1] ** -0.5), dim=-1)
+    return torch.bmm(v, w.transpose(1, 2))
+
+
+def attention_runner(label, n, c, hw):
+    q, k, v = (torch.randn(n, c, hw * hw) for _ in range(3))
+    if label == "attention fwd":
+        return lambda: attention(q, k, v)
+    # the backward alone: the graph is kept and differentiated again at every call
+    with torch.enable_grad():
+        for t in (q, k, v):
+            t.requires_grad_(True)
+        y = attention(q, k, v)
+    dy = torch.randn_like(y)
+    return lambda: torch.autograd.grad(y, (q, k, v), dy, retain_graph=True)
+
+
 def runner(label, n, cin, cout, hw):
+    if label.startswith("attention"):
+        return attention_runner(label, n, cin, hw)
     if label == "linear":
         x, w, b = torch.randn(n, cin), torch.randn(cout, cin), torch.randn(cout)
         return lambda: torch.nn.functional.linear(x, w, b)
