@@ -1,4 +1,5 @@
-/* bench/ops: GFLOP/s of the gemm op family at the ffhq64 UNet's shapes, on one backend.
+/* bench/ops: GFLOP/s of the gemm op family and attention at the ffhq64 UNet's shapes, on one
+ * backend.
  *
  *   ops [--backend cpu|vulkan] [--reps N] [--budget SECONDS] [--filter SUBSTRING]
  *
