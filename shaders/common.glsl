@@ -21,6 +21,15 @@
 #define DAE_PARAMS_BEGIN layout(push_constant) uniform Push { uint base[8];
 #define DAE_PARAMS_END } p;
 
+// What an epilogue adds to each result, as bits of a specialisation constant (vk_gemm.h,
+// DAE_VK_EPI_*): gemm_tile.glsl's EPILOGUE and the Winograd output transform's. Not a
+// parameter: lavapipe runs both sides of every branch under a lane mask, and a masked load
+// still loops over the lanes, so runtime tests for a bias and for the old output cost the
+// Winograd products a third of their time (doc/performance.md).
+const uint EPI_BIAS = 1u;         // a bias per column (gemm.comp) or output channel (convs)
+const uint EPI_ACCUMULATE = 2u;   // the old output (gemm.comp: times beta)
+const uint EPI_BIAS_ROW = 4u;     // gemm.comp: a bias per row
+
 // The workgroup width is specialisation constant 0. Shaders use DAE_LOCAL_X, never
 // gl_WorkGroupSize: lavapipe (Mesa 22.3) does not specialise gl_WorkGroupSize.
 #define DAE_LOCAL_SIZE_1D \

@@ -33,14 +33,8 @@ layout(constant_id = 3) const uint WM = 1;    // threads along M
 layout(constant_id = 4) const uint BK = 0;    // K step staged in shared memory; 0: none
 // constant_id 5 is the convolution's kernel size (conv2d.comp)
 layout(constant_id = 6) const uint KV = 1;    // lavapipe profile: k per load of A (1 or 4)
-// What the including shader's epilogue adds to each result (vk_gemm.h, DAE_VK_EPI_*). Not a
-// parameter: lavapipe runs both sides of every branch under a lane mask, and a masked load
-// still loops over the lanes, so runtime tests for a bias and for the old output cost the
-// Winograd products a third of their time (doc/performance.md).
+// What the including shader's epilogue adds to each result: EPI_* bits (common.glsl).
 layout(constant_id = 7) const uint EPILOGUE = 0;
-const uint EPI_BIAS = 1u;         // a bias per column (gemm.comp) or output channel (conv2d)
-const uint EPI_ACCUMULATE = 2u;   // the old output (gemm.comp: times beta)
-const uint EPI_BIAS_ROW = 4u;     // gemm.comp: a bias per row
 
 const uint WN = LX / WM;
 const uint BM = WM * TM;

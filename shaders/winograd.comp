@@ -238,9 +238,8 @@ layout(std430, set = 0, binding = 0) buffer Buffer0v { vec4 Out4[]; };
 // The output transform's options are specialisation constants, not parameters: lavapipe runs
 // both sides of a branch under a lane mask, so a runtime test kept the bias load, the
 // accumulating loads and the scalar stores' lane loops in every invocation.
-layout(constant_id = 1) const uint HAS_BIAS = 0;
-layout(constant_id = 2) const uint ACCUMULATE = 0;  // Y += the result
-layout(constant_id = 3) const uint STORE4 = 0;      // TEXEL: tiles whole, rows 4-float aligned
+layout(constant_id = 1) const uint EPILOGUE = 0;  // EPI_BIAS, EPI_ACCUMULATE (common.glsl)
+layout(constant_id = 2) const uint STORE4 = 0;    // TEXEL: tiles whole, rows 4-float aligned
 
 void main() {
   uint j = invocation_x(), co = gl_WorkGroupID.y;
@@ -260,7 +259,7 @@ void main() {
         s += AT[r * A + k] * m[k][c];
       t[r][c] = s;
     }
-  float b = HAS_BIAS != 0u ? bias[p.base[2] + co] : 0.0;
+  float b = (EPILOGUE & EPI_BIAS) != 0u ? bias[p.base[2] + co] : 0.0;
   uvec3 tp = tile_pos(j);
   uint dst = p.base[0] + (tp.x * p.cout + co) * p.h * p.w;
 #ifdef ROW_STORES
@@ -275,7 +274,7 @@ void main() {
           v[c] += t[r][k] * AT[c * A + k];
       }
       uint o = (dst + (tp.y * M + r) * p.w + tp.z * M) / 4u;
-      if (ACCUMULATE != 0u)
+      if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
         v += Out4[o];
       Out4[o] = v;
     }
@@ -291,7 +290,7 @@ void main() {
         [[unroll]] for (uint k = 0; k < A; k++)
           v += t[r][k] * AT[c * A + k];
         uint o = dst + yy * p.w + xx;
-        if (ACCUMULATE != 0u)
+        if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
           v += Out[o];
         Out[o] = v;
       }

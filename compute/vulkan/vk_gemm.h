@@ -15,11 +15,18 @@ void dae_vk_gemm (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, Dae
 void dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a, DaeVkMat b,
     DaeVkMat c, float alpha, float beta, const DaeTensor * bias, bool per_row);
 
-/* What the epilogue of a shader on gemm_tile.glsl adds to each result (DaeVkTiles.epilogue,
- * its specialisation constant 7). */
+/* What an epilogue adds to each result (common.glsl's EPI_*): the specialisation constant 7
+ * of a shader on gemm_tile.glsl (DaeVkTiles.epilogue), 1 of the Winograd output transform. */
 #define DAE_VK_EPI_BIAS 1u              /* a bias per column (gemm) or output channel (conv) */
 #define DAE_VK_EPI_ACCUMULATE 2u        /* the old output (gemm: times beta) */
 #define DAE_VK_EPI_BIAS_ROW 4u          /* gemm: a bias per row */
+
+/* The epilogue of a convolution's forward: its bias, and the old output when accumulating. */
+static inline uint32_t
+dae_vk_conv_epilogue (bool bias, bool accumulate)
+{
+  return (bias ? DAE_VK_EPI_BIAS : 0) | (accumulate ? DAE_VK_EPI_ACCUMULATE : 0);
+}
 
 /* Tiling of gemm_tile.glsl, specialisation constants 0..4 and 6 (see that file), and the
  * epilogue's options, constant 7. */

@@ -132,7 +132,7 @@ vk_conv2d_forward (DaeStream * s, const DaeTensor * y, const DaeTensor * x,
   uint32_t M = p.cout, N = p.nimg * p.hw, K = p.cin * (uint32_t) (w->h * w->w);
   DaeVkTiles t = dae_vk_gemm_tiles (s, (int) M, (int) N, K % 4 == 0 && dae_vk_aligned4 (w, 0),
       true);
-  t.epilogue = (b ? DAE_VK_EPI_BIAS : 0) | (a->accumulate ? DAE_VK_EPI_ACCUMULATE : 0);
+  t.epilogue = dae_vk_conv_epilogue (b != NULL, a->accumulate);
   DaeVkArg args[] = { {w, false}, {x, false}, {y, true}, {b, false} };
   conv_dispatch (s, "conv2d_fwd", w, args, 4, &p, M, N, &t);
 }

@@ -141,8 +141,8 @@ dae_vk_winograd_tile (DaeStream * s, const DaeTensor * x, const DaeTensor * w)
   return fits (s, &p, m) ? m : 0;
 }
 
-/* The output transform's specialisation constants 1-3 (winograd.comp). */
-typedef struct { uint32_t has_bias, accumulate, store4; } OutputOptions;
+/* The output transform's specialisation constants 1 and 2 (winograd.comp). */
+typedef struct { uint32_t epilogue, store4; } OutputOptions;
 
 /* One transform over a grid of (count / LOCAL_1D) x rows workgroups; its _texel variant,
  * where texel > 0, reads binding 1 through a view of `texel` floats per texel. out: the
@@ -151,11 +151,11 @@ static void
 transform (DaeStream * s, const char *op, int m, int texel, const DaeVkArg * args, int nargs,
     const WinoParams * p, uint32_t count, uint32_t rows, const OutputOptions * out)
 {
-  uint32_t spec[4] = { LOCAL_1D }, gx = (count + LOCAL_1D - 1) / LOCAL_1D;
+  uint32_t spec[3] = { LOCAL_1D }, gx = (count + LOCAL_1D - 1) / LOCAL_1D;
   int nspec = 1;
   if (out) {
-    spec[1] = out->has_bias, spec[2] = out->accumulate, spec[3] = out->store4;
-    nspec = 4;
+    spec[1] = out->epilogue, spec[2] = out->store4;
+    nspec = 3;
   }
   char name[64];
   g_snprintf (name, sizeof name, "winograd%d_%s%s", m, op, texel ? "_texel" : "");
@@ -264,7 +264,7 @@ dae_vk_winograd_forward (DaeStream * s, int m, const DaeTensor * y, const DaeTen
   p.tile_major = tile_major (s, &p);
   transformed_products (s, &p, m, u, v, mt);
   OutputOptions out = {
-    .has_bias = b != NULL, .accumulate = accumulate,
+    .epilogue = dae_vk_conv_epilogue (b != NULL, accumulate),
     .store4 = texel && m == 4 && p.h % 4 == 0 && p.w % 4 == 0 && y->offset % 4 == 0 &&
         y->nstride % 4 == 0,
   };
