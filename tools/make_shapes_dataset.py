@@ -2,19 +2,20 @@
 """Write the procedural shapes dataset (tools/shapes.py) as PNG folders.
 
   make_shapes_dataset.py OUTDIR [--size 32] [--train 50000] [--test 5000]
-                                [--seed 1] [--jobs N]
+                                [--seed 1] [--version 2] [--jobs N]
 
 Output:
   OUTDIR/train/000000.png ...    RGB PNGs, size x size
   OUTDIR/test/000000.png ...
   OUTDIR/train.csv, test.csv     file,large,red,round,left,light_bg  (0/1)
   OUTDIR/train_factors.csv, test_factors.csv
-                                 file,shape,hue,bg_hue,bg_value,size,x,y
+                                 file,shape,hue,bg_hue,bg_value,size,x,y,turn
 The `file` column is the PNG's path relative to OUTDIR (e.g. train/000123.png).
-Image i of the train split is shapes.generate(i, size, seed, stream=0), of the
-test split stream=1, so the splits are disjoint draws and every image can be
-regenerated from its index.  Work is spread over --jobs processes (default:
-all CPUs).  Never commit OUTDIR.
+Image i of the train split is shapes.generate(i, size, seed, stream=0, version),
+of the test split stream=1, so the splits are disjoint draws and every image can
+be regenerated from its index.  --version picks the generator (tools/shapes.py:
+2, the shipped model's data, or 3, the shapes turned on end).  Work is spread
+over --jobs processes (default: all CPUs).  Never commit OUTDIR.
 """
 import argparse
 import multiprocessing
@@ -29,16 +30,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shapes  # noqa: E402
 
 SPLITS = (("train", 0), ("test", 1))
-FACTOR_KEYS = ("shape", "hue", "bg_hue", "bg_value", "size", "x", "y")
+FACTOR_KEYS = ("shape", "hue", "bg_hue", "bg_value", "size", "x", "y", "turn")
 CHUNK = 500
 
 
 def write_chunk(job):
     """Render and save images [start, stop) of one split; return their factors."""
-    outdir, split, stream, start, stop, size, seed = job
+    outdir, split, stream, start, stop, size, seed, version = job
     rows = []
     for i in range(start, stop):
-        image, factors = shapes.generate(i, size=size, seed=seed, stream=stream)
+        image, factors = shapes.generate(i, size=size, seed=seed, stream=stream, version=version)
         name = "%s/%06d.png" % (split, i)
         Image.fromarray(image, "RGB").save(os.path.join(outdir, name))
         rows.append((name, factors))
@@ -53,7 +54,8 @@ def label_line(name, factors):
 
 def factor_line(name, factors):
     """One row of the continuous-factor CSV."""
-    values = [factors["shape"]] + ["%.6f" % factors[k] for k in FACTOR_KEYS[1:]]
+    values = ([factors["shape"]] + ["%.6f" % factors[k] for k in FACTOR_KEYS[1:-1]]
+              + ["%d" % factors["turn"]])
     return ",".join([name] + values)
 
 
@@ -68,10 +70,10 @@ def write_csvs(outdir, split, rows):
             f.write("\n".join(lines) + "\n")
 
 
-def make_split(pool, outdir, split, stream, count, size, seed):
+def make_split(pool, outdir, split, stream, count, args):
     """Render one split in chunks over the pool and write its CSVs."""
     os.makedirs(os.path.join(outdir, split), exist_ok=True)
-    jobs = [(outdir, split, stream, s, min(s + CHUNK, count), size, seed)
+    jobs = [(outdir, split, stream, s, min(s + CHUNK, count), args.size, args.seed, args.version)
             for s in range(0, count, CHUNK)]
     rows = []
     for chunk in pool.imap(write_chunk, jobs):
@@ -91,15 +93,17 @@ def main():
     ap.add_argument("--train", type=int, default=50000)
     ap.add_argument("--test", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--version", type=int, default=2, choices=shapes.VERSIONS,
+                    help="generator version (tools/shapes.py)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     counts = {"train": args.train, "test": args.test}
     t0 = time.time()
     with multiprocessing.Pool(args.jobs) as pool:
         for split, stream in SPLITS:
-            make_split(pool, args.outdir, split, stream, counts[split], args.size, args.seed)
-    print("wrote %d train + %d test %dx%d images to %s in %.1f s (%d jobs)"
-          % (args.train, args.test, args.size, args.size, args.outdir,
+            make_split(pool, args.outdir, split, stream, counts[split], args)
+    print("wrote %d train + %d test %dx%d images (generator v%d) to %s in %.1f s (%d jobs)"
+          % (args.train, args.test, args.size, args.size, args.version, args.outdir,
              time.time() - t0, args.jobs))
 
 

@@ -26,6 +26,18 @@ plain background.  The factors (all fractions of the image side where lengths):
             than 0.15, in x; the narrowing is symmetric, so `left` stays
             balanced).
 
+turn      quarter turns of the drawing, 0 in generator version 2.  Version 3
+            turns the bar and the triangle on end (the bar twice as high as
+            wide, the triangle's apex pointing left or right at random), so
+            every shape is at most as wide as a circle of its size.  With the
+            version 2 shapes wide, a bar's centroid can move only +-0.1 across
+            the frame when it is large, and neither v2 model took the object's
+            place from z_sem (doc/shapes-history.md); the shapes themselves,
+            and so every shape feature below, are the same turned.
+
+Generator versions: 2 (the shipped model's data) and 3 (turned shapes);
+generate(..., version=N) and make_shapes_dataset.py --version N pick one.
+
 Binary attributes (see attributes()): large (size > 0.16), red (hue within
 1/12 of 0), round (circle), left (x < 0.5), light_bg (bg_value > 0.45).
 
@@ -48,6 +60,7 @@ import math
 import numpy as np
 
 SHAPES = ("circle", "bar", "triangle")
+VERSIONS = (2, 3)
 ATTRIBUTES = ("large", "red", "round", "left", "light_bg")
 
 OBJ_SAT, OBJ_VAL = 0.85, 0.9
@@ -87,15 +100,20 @@ CIRCULARITY_THRESHOLD = 0.5
 
 # ----------------------------------------------------------------- generation
 
-def extents(shape, size):
-    """(left, right, up, down) reach of a shape from its centroid."""
+def extents(shape, size, turn=0):
+    """(left, right, up, down) reach of a shape from its centroid, after `turn` quarter turns."""
     if shape == "circle":
         return (size,) * 4
     if shape == "bar":
         half_height = size * BAR_HALF_HEIGHT
-        return (ASPECT * half_height,) * 2 + (half_height,) * 2
-    height = size * TRI_HEIGHT          # the centroid lies a third of the height above the base
-    return (ASPECT * height / 2.0,) * 2 + (2.0 * height / 3.0, height / 3.0)
+        reach = (ASPECT * half_height,) * 2 + (half_height,) * 2
+    else:
+        height = size * TRI_HEIGHT      # the centroid lies a third of the height above the base
+        reach = (ASPECT * height / 2.0,) * 2 + (2.0 * height / 3.0, height / 3.0)
+    for _ in range(turn % 4):           # a clockwise quarter turn: up -> right -> down -> left
+        left, right, up, down = reach
+        reach = (down, up, left, right)
+    return reach
 
 
 def position_range(reach_low, reach_high):
@@ -112,11 +130,23 @@ def sample_hue(rng):
     return float(rng.uniform(RED_WIDTH, 1.0 - RED_WIDTH))
 
 
-def sample_factors(rng):
-    """Draw one factors dict from a numpy Generator."""
+def sample_turn(rng, shape, version):
+    """Quarter turns of a shape: none in version 2; on end in version 3."""
+    if version == 2 or shape == "circle":
+        return 0
+    if shape == "bar":
+        return 1
+    return 1 if rng.random() < 0.5 else 3   # the triangle's apex to the right or the left
+
+
+def sample_factors(rng, version=2):
+    """Draw one factors dict from a numpy Generator (generator `version`, see VERSIONS)."""
+    if version not in VERSIONS:
+        raise ValueError("unknown generator version %r (known: %s)" % (version, VERSIONS))
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
+    turn = sample_turn(rng, shape, version)
     size = float(rng.uniform(*SIZE_RANGE))
-    left, right, up, down = extents(shape, size)
+    left, right, up, down = extents(shape, size, turn)
     return {
         "shape": shape,
         "hue": sample_hue(rng),
@@ -125,11 +155,20 @@ def sample_factors(rng):
         "size": size,
         "x": float(rng.uniform(*position_range(left, right))),
         "y": float(rng.uniform(*position_range(up, down))),
+        "turn": turn,
     }
 
 
-def inside(shape, dx, dy, size):
+def turn_back(dx, dy, turn):
+    """Offsets in the turned drawing -> offsets in the unturned one (y grows downwards)."""
+    for _ in range(turn % 4):           # undo one clockwise quarter turn
+        dx, dy = dy, -dx
+    return dx, dy
+
+
+def inside(shape, dx, dy, size, turn=0):
     """Boolean array: offsets (dx, dy) from the centroid inside the shape."""
+    dx, dy = turn_back(dx, dy, turn)
     if shape == "circle":
         return dx * dx + dy * dy <= size * size
     if shape == "bar":
@@ -146,7 +185,8 @@ def coverage(factors, side, ss=SUPERSAMPLE):
     n = side * ss
     t = (np.arange(n) + 0.5) / n
     gx, gy = np.meshgrid(t, t)
-    hit = inside(factors["shape"], gx - factors["x"], gy - factors["y"], factors["size"])
+    hit = inside(factors["shape"], gx - factors["x"], gy - factors["y"], factors["size"],
+                 factors.get("turn", 0))
     return hit.reshape(side, ss, side, ss).mean(axis=(1, 3))
 
 
@@ -169,14 +209,14 @@ def render(factors, side=32):
     return paint(coverage(factors, side), factors)
 
 
-def generate(index, size=32, seed=1, stream=0):
+def generate(index, size=32, seed=1, stream=0, version=2):
     """Image `index` of a dataset -> (uint8 HxWx3 image, factors dict).
 
-    Deterministic in (seed, stream, index); use different streams for
-    disjoint splits (make_shapes_dataset.py: train 0, test 1).
+    Deterministic in (seed, stream, index, version); use different streams
+    for disjoint splits (make_shapes_dataset.py: train 0, test 1).
     """
     rng = np.random.default_rng([seed, stream, index])
-    factors = sample_factors(rng)
+    factors = sample_factors(rng, version)
     return render(factors, size), factors
 
 

@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """Self-test of tools/shapes.py: generation and measurement.
 
-On 500 generated images (seed 2024), measure() must recover, for every
-image: size within 0.015, centroid within 0.03 (Euclidean), hue within 0.03
-(circular), background value within 0.05; and each binary attribute derived
-from the measurement must agree with the generated label for >= 97% of the
-images.  Every image counts, borderline ones included (the agreement without
-the images whose true factor lies within the tolerance of the attribute's
-threshold is printed too, for information).  The same must hold with the
-tolerances doubled after a 3x3 box blur and additive Gaussian noise of sigma
-0.03 (of the 0..1 range).  Also checked: determinism, label base rates, and
-that measure_attribute() moves the right way when one factor is changed.
+For each generator version (shapes.VERSIONS), on 500 generated images (seed
+2024), measure() must recover, for every image: size within 0.015, centroid
+within 0.03 (Euclidean), hue within 0.03 (circular), background value within
+0.05; and each binary attribute derived from the measurement must agree with
+the generated label for >= 97% of the images.  Every image counts, borderline
+ones included (the agreement without the images whose true factor lies within
+the tolerance of the attribute's threshold is printed too, for information).
+The same must hold with the tolerances doubled after a 3x3 box blur and
+additive Gaussian noise of sigma 0.03 (of the 0..1 range).  Also checked:
+determinism, label base rates, that measure_attribute() moves the right way
+when one factor is changed, that version 2 draws no turns, and that version 3
+stands bars and triangles on end and keeps every object inside the frame.
 
 Exit status 0 on success, 1 on any failure.
 """
@@ -175,19 +177,54 @@ def check_edge_cases():
     check(worst <= 1.0, "64x64: worst error %.3f of tolerance" % worst)
 
 
-def main():
-    check_determinism()
-    check_edge_cases()
+def spread(c):
+    """Vertical over horizontal standard deviation of a coverage map."""
+    rows, cols = np.mgrid[0:c.shape[0], 0:c.shape[1]] + 0.5
+    total = float(c.sum())
+    sd = [math.sqrt(float((c * (t - (c * t).sum() / total) ** 2).sum()) / total)
+          for t in (rows, cols)]
+    return sd[0] / sd[1]
+
+
+def check_turns(version, factors, images):
+    """Version 2 draws nothing turned; version 3 stands bars and triangles on end, in frame."""
+    print("turns, version %d" % version)
+    turned = [f["turn"] != 0 for f in factors]
+    want = [version == 3 and f["shape"] != "circle" for f in factors]
+    check(turned == want, "turned exactly the %s" % ("bars and triangles" if version == 3
+                                                      else "none"))
+    if version == 3:
+        ratios = [spread(shapes.coverage(f, 32)) for f in factors if f["shape"] != "circle"]
+        check(min(ratios) > 1.5, "bars and triangles stand on end: height / width spread "
+              ">= %.2f" % min(ratios))
+        apexes = {f["turn"] for f in factors if f["shape"] == "triangle"}
+        check(apexes == {1, 3}, "triangles point both ways (turns %s)" % sorted(apexes))
+    frame = [shapes.coverage(f, 32) for f in factors]
+    edge = max(float(np.concatenate([c[0], c[-1], c[:, 0], c[:, -1]]).max()) for c in frame)
+    check(edge == 0.0, "objects stay inside the frame (border coverage %.3f)" % edge)
+
+
+def check_version(version):
+    """Every check on one generator version's images."""
+    print("== generator version %d" % version)
     samples = []
     for i in range(N_IMAGES):
-        image, factors = shapes.generate(i, seed=SEED)
+        image, factors = shapes.generate(i, seed=SEED, version=version)
         samples.append((factors, image))
     check_base_rates([f for f, _ in samples])
-    check_monotonic()
+    check_turns(version, [f for f, _ in samples], [im for _, im in samples])
     evaluate("clean", samples, 1)
     rng = np.random.default_rng(SEED)
     evaluate("blur 3x3 + noise sigma %.2f" % NOISE_SIGMA,
              [(f, degrade(im, rng)) for f, im in samples], 2)
+
+
+def main():
+    check_determinism()
+    check_edge_cases()
+    check_monotonic()
+    for version in shapes.VERSIONS:
+        check_version(version)
     if failures:
         print("%d check(s) failed" % len(failures))
         return 1

@@ -8,7 +8,8 @@
 # Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file: 6000, then 6500
 # more continued from the 6000-step file, weights/shapes.md),
 # LATENT_STEPS (20000), BUILD_DIR (build), CONFIG (weights/configs/shapes32-unet64.json, the
-# shipped file's; the first-version file of doc/shapes-history.md used shapes32.json).
+# shipped file's; the first-version file of doc/shapes-history.md used shapes32.json),
+# GENERATOR (2: the shipped file's data; 3: the shapes turned on end, tools/shapes.py).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,8 @@ export DIFFAE_BACKEND=cpu
 mkdir -p "$work"
 
 # 1. data: 50,000 training and 5,000 held-out 32x32 images with their attributes
-[ -f "$data/test.csv" ] || "$py" "$root/tools/make_shapes_dataset.py" "$data" --size 32
+[ -f "$data/test.csv" ] || "$py" "$root/tools/make_shapes_dataset.py" "$data" --size 32 \
+    --version "${GENERATOR:-2}"
 
 d="--data $data/train --test $data/test"
 resume () { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
