@@ -27,7 +27,7 @@
 // still loops over the lanes, so runtime tests for a bias and for the old output cost the
 // Winograd products a third of their time (doc/performance.md).
 const uint EPI_BIAS = 1u;         // a bias per column (gemm.comp) or output channel (convs)
-const uint EPI_ACCUMULATE = 2u;   // the old output (gemm.comp: times beta)
+const uint EPI_ACCUMULATE = 2u;   // the old output (gemm.comp: times beta; conv dW: one split)
 const uint EPI_BIAS_ROW = 4u;     // gemm.comp: a bias per row
 
 // The workgroup width is specialisation constant 0. Shaders use DAE_LOCAL_X, never

@@ -215,13 +215,16 @@ void main() {
   uint k0 = split * p.kchunk, k1 = min(K, k0 + p.kchunk);
   uint i0 = gl_WorkGroupID.y * BM, j0 = gl_WorkGroupID.x * BN;
   gemm_tile(i0, j0, k0, k1, M, N);
-  uint o = p.base[2] + (p.nsplit == 1u ? 0u : split * M * N);
+  // EPI_ACCUMULATE: one split, added to dW; without it each split stores its partial sums.
+  // A constant, not a test of p.nsplit: lavapipe would run both stores under lane masks.
+  bool into_dw = (EPILOGUE & EPI_ACCUMULATE) != 0u;
+  uint o = p.base[2] + (into_dw ? 0u : split * M * N);
   [[unroll]] for (uint r = 0; r < TM; r++) {
     uint i = tile_row(i0, r);
     [[unroll]] for (uint c = 0; c < TN; c++) {
       uint j = tile_col(j0, c);
       if (i < M && j < N) {
-        if (p.nsplit == 1u)
+        if (into_dw)
           Out[o + i * N + j] += acc[r * TN + c];
         else
           Out[o + i * N + j] = acc[r * TN + c];

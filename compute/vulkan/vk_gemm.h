@@ -18,7 +18,7 @@ void dae_vk_gemm_bias (DaeStream * s, int M, int N, int K, int batch, DaeVkMat a
 /* What an epilogue adds to each result (common.glsl's EPI_*): the specialisation constant 7
  * of a shader on gemm_tile.glsl (DaeVkTiles.epilogue), 1 of the Winograd output transform. */
 #define DAE_VK_EPI_BIAS 1u              /* a bias per column (gemm) or output channel (conv) */
-#define DAE_VK_EPI_ACCUMULATE 2u        /* the old output (gemm: times beta) */
+#define DAE_VK_EPI_ACCUMULATE 2u        /* the old output (gemm: times beta; conv dW: one split) */
 #define DAE_VK_EPI_BIAS_ROW 4u          /* gemm: a bias per row */
 
 /* The epilogue of a convolution's forward: its bias, and the old output when accumulating. */

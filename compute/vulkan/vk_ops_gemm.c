@@ -162,6 +162,7 @@ conv_weight_grad (DaeStream * s, const DaeTensor * dw, const DaeTensor * dy,
   p.kchunk = (K + nsplit - 1) / nsplit;
   p.kchunk = (p.kchunk + 3) / 4 * 4;
   p.nsplit = (K + p.kchunk - 1) / p.kchunk;
+  t.epilogue = p.nsplit > 1 ? 0 : DAE_VK_EPI_ACCUMULATE;
   const DaeTensor *out = dw;
   if (p.nsplit > 1) {
     out = dae_vk_scratch (s, 0, (size_t) p.nsplit * M * N);
