@@ -30,10 +30,10 @@ turn      quarter turns of the drawing, 0 in generator version 2.  Version 3
             turns the bar and the triangle on end (the bar twice as high as
             wide, the triangle's apex pointing left or right at random), so
             every shape is at most as wide as a circle of its size.  With the
-            version 2 shapes wide, a bar's centroid can move only +-0.1 across
-            the frame when it is large, and neither v2 model took the object's
-            place from z_sem (doc/shapes-history.md); the shapes themselves,
-            and so every shape feature below, are the same turned.
+            version 2 shapes wide, a large triangle's centroid can move only
+            within 0.4-0.6, and neither v2 model took the object's place from
+            z_sem (doc/shapes-history.md); the shapes themselves, and so every
+            shape feature below, are the same turned.
 
 Generator versions: 2 (the shipped model's data) and 3 (turned shapes);
 generate(..., version=N) and make_shapes_dataset.py --version N pick one.
