@@ -54,8 +54,8 @@ def label_line(name, factors):
 
 def factor_line(name, factors):
     """One row of the continuous-factor CSV."""
-    values = ([factors["shape"]] + ["%.6f" % factors[k] for k in FACTOR_KEYS[1:-1]]
-              + ["%d" % factors["turn"]])
+    values = ["%.6f" % factors[k] if isinstance(factors[k], float) else str(factors[k])
+              for k in FACTOR_KEYS]
     return ",".join([name] + values)
 
 
