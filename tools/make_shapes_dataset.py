@@ -9,12 +9,13 @@ Output:
   OUTDIR/test/000000.png ...
   OUTDIR/train.csv, test.csv     file,large,red,round,left,light_bg  (0/1)
   OUTDIR/train_factors.csv, test_factors.csv
-                                 file,shape,hue,bg_hue,bg_value,size,x,y,turn
+                                 file,shape,hue,bg_hue,bg_value,size,x,y,turn,aspect
 The `file` column is the PNG's path relative to OUTDIR (e.g. train/000123.png).
 Image i of the train split is shapes.generate(i, size, seed, stream=0, version),
 of the test split stream=1, so the splits are disjoint draws and every image can
 be regenerated from its index.  --version picks the generator (tools/shapes.py:
-2, the shipped model's data, or 3, the shapes turned on end).  Work is spread
+2, the shipped model's data; 3, the shapes turned on end; 4, every shape's
+width / height drawn from a range).  Work is spread
 over --jobs processes (default: all CPUs).  Never commit OUTDIR.
 """
 import argparse
@@ -30,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shapes  # noqa: E402
 
 SPLITS = (("train", 0), ("test", 1))
-FACTOR_KEYS = ("shape", "hue", "bg_hue", "bg_value", "size", "x", "y", "turn")
+FACTOR_KEYS = ("shape", "hue", "bg_hue", "bg_value", "size", "x", "y", "turn", "aspect")
 CHUNK = 500
 
 

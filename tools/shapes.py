@@ -33,13 +33,25 @@ turn      quarter turns of the drawing, 0 in generator version 2.  Version 3
             version 2 shapes wide, a large triangle's centroid can move only
             within 0.4-0.6, and neither v2 model took the object's place from
             z_sem (doc/shapes-history.md); the shapes themselves, and so every
-            shape feature below, are the same turned.
+            shape feature below, are the same turned.  Version 4 stands every
+            shape on end, the circle (an ellipse there) too.
+  aspect    width / height of the drawing before its turn: circle 1, bar and
+            triangle 2 in versions 2 and 3 (nominal_aspect()); in version 4
+            uniform in [1, 2] for every shape, the circle drawn as an ellipse
+            of the circle's area, and the circle drawn half the time (bar and
+            triangle a quarter each).  `round` is categorical in versions 2
+            and 3, so an edit of a circle towards round, or of a bar away from
+            it, has nothing to move (doc/shapes-history.md); in version 4 the
+            elongation moves by degrees in every shape.
 
-Generator versions: 2 (the shipped model's data) and 3 (turned shapes);
-generate(..., version=N) and make_shapes_dataset.py --version N pick one.
+Generator versions: 2 (the shipped model's data), 3 (turned shapes) and 4
+(turned shapes of any aspect); generate(..., version=N) and
+make_shapes_dataset.py --version N pick one.
 
 Binary attributes (see attributes()): large (size > 0.16), red (hue within
-1/12 of 0), round (circle), left (x < 0.5), light_bg (bg_value > 0.45).
+1/12 of 0), round (circularity > 0.5 from the drawn shape and aspect: the
+circle in versions 2 and 3, a third of the images; an ellipse up to 1.5:1 in
+version 4, a quarter), left (x < 0.5), light_bg (bg_value > 0.45).
 
 Images are anti-aliased: rendered at 4x4 supersampling, box-downsampled, and
 blended linearly between background and object colour.
@@ -60,7 +72,7 @@ import math
 import numpy as np
 
 SHAPES = ("circle", "bar", "triangle")
-VERSIONS = (2, 3)
+VERSIONS = (2, 3, 4)
 ATTRIBUTES = ("large", "red", "round", "left", "light_bg")
 
 OBJ_SAT, OBJ_VAL = 0.85, 0.9
@@ -73,19 +85,35 @@ RED_WIDTH = 1.0 / 12.0
 RED_PROB = 1.0 / 3.0
 SUPERSAMPLE = 4
 
-ASPECT = 2.0                                     # width / height of bar and triangle
-BAR_HALF_HEIGHT = math.sqrt(math.pi / ASPECT) / 2.0  # per size: w * h = pi size^2, w = ASPECT h
-TRI_HEIGHT = math.sqrt(2.0 * math.pi / ASPECT)       # per size: ASPECT h^2 / 2 = pi size^2
+ASPECT = 2.0            # width / height of bar and triangle in versions 2 and 3
+ASPECT_RANGE = (1.0, 2.0)  # version 4: every shape's width / height, drawn uniformly
+SHAPE_WEIGHTS_V4 = (0.5, 0.25, 0.25)  # version 4: circle (ellipse), bar, triangle
+
+
+def nominal_aspect(shape):
+    """Width / height of a shape in versions 2 and 3 (circle 1, bar and triangle ASPECT)."""
+    return 1.0 if shape == "circle" else ASPECT
+
+
+def bar_half_height(aspect):
+    """Half height of a bar per unit size: w * h = pi size^2, w = aspect h."""
+    return math.sqrt(math.pi / aspect) / 2.0
+
+
+def triangle_height(aspect):
+    """Height of a triangle per unit size: base = aspect h, aspect h^2 / 2 = pi size^2."""
+    return math.sqrt(2.0 * math.pi / aspect)
 
 # Shape features.  roundness = area / bounding-box area (circle pi/4, bar 1,
 # triangle 1/2, whatever the aspect; pixelation moves small triangles up);
 # asymmetry = |skewness| of the coverage projections (0 for circle and bar,
 # 2*sqrt(2)/5 for any triangle's vertical profile; blur keeps the third
 # cumulant, so it survives blurring); elongation = ratio of the coverage's
-# principal standard deviations (circle 1, bar ASPECT, this triangle sqrt(3):
-# variances H^2/6 across, H^2/18 along its height H).  Elongation is what tells
-# an ellipse (roundness pi/4, no skew) from a circle, so an edit that stretches
-# a circle counts as leaving it.  In the space
+# principal standard deviations (for width / height a: ellipse and bar a,
+# triangle a*sqrt(3)/2 or its inverse, from variances (aH)^2/24 across and
+# H^2/18 along its height H; sqrt(3) at a = 2).  Elongation is what tells an
+# ellipse (roundness pi/4, no skew) from a circle, so an edit that stretches a
+# circle counts as leaving it.  In the space
 #   u = (roundness - pi/4) / (1 - pi/4),  v = asymmetry / TRI_ASYMMETRY,
 #   w = (elongation - 1) / (ASPECT - 1)
 # the circle sits at (0, 0, 0), the bar at (1, 0, 1), the triangle near
@@ -94,22 +122,31 @@ TRI_HEIGHT = math.sqrt(2.0 * math.pi / ASPECT)       # per size: ASPECT h^2 / 2 
 ROUNDNESS = {"circle": math.pi / 4.0, "bar": 1.0, "triangle": 0.5}
 TRI_ASYMMETRY = 2.0 * math.sqrt(2.0) / 5.0
 ASYMMETRY = {"circle": 0.0, "bar": 0.0, "triangle": TRI_ASYMMETRY}
-ELONGATION = {"circle": 1.0, "bar": ASPECT, "triangle": math.sqrt(3.0)}
 CIRCULARITY_THRESHOLD = 0.5
+
+
+def nominal_elongation(shape, aspect):
+    """Elongation of a drawn shape of width / height `aspect` (see shape features)."""
+    stretch = aspect * math.sqrt(3.0) / 2.0 if shape == "triangle" else aspect
+    return max(stretch, 1.0 / stretch)
 
 
 # ----------------------------------------------------------------- generation
 
-def extents(shape, size, turn=0):
-    """(left, right, up, down) reach of a shape from its centroid, after `turn` quarter turns."""
-    if shape == "circle":
-        return (size,) * 4
-    if shape == "bar":
-        half_height = size * BAR_HALF_HEIGHT
-        reach = (ASPECT * half_height,) * 2 + (half_height,) * 2
+def extents(shape, size, turn=0, aspect=None):
+    """(left, right, up, down) reach of a shape from its centroid, after `turn` quarter turns.
+
+    aspect: width / height before turning (default: the shape's nominal_aspect()).
+    """
+    aspect = nominal_aspect(shape) if aspect is None else aspect
+    if shape == "circle":               # an ellipse of the circle's area
+        reach = (size * math.sqrt(aspect),) * 2 + (size / math.sqrt(aspect),) * 2
+    elif shape == "bar":
+        half_height = size * bar_half_height(aspect)
+        reach = (aspect * half_height,) * 2 + (half_height,) * 2
     else:
-        height = size * TRI_HEIGHT      # the centroid lies a third of the height above the base
-        reach = (ASPECT * height / 2.0,) * 2 + (2.0 * height / 3.0, height / 3.0)
+        height = size * triangle_height(aspect)  # the centroid lies a third of the height above
+        reach = (aspect * height / 2.0,) * 2 + (2.0 * height / 3.0, height / 3.0)  # the base
     for _ in range(turn % 4):           # a clockwise quarter turn: up -> right -> down -> left
         left, right, up, down = reach
         reach = (down, up, left, right)
@@ -131,9 +168,12 @@ def sample_hue(rng):
 
 
 def sample_turn(rng, shape, version):
-    """Quarter turns of a shape: none in version 2; on end in version 3."""
-    if version == 2 or shape == "circle":
+    """Quarter turns of a shape: none in version 2; on end in versions 3 and 4 (the circle,
+    an ellipse in version 4, too)."""
+    if version == 2 or (shape == "circle" and version == 3):
         return 0
+    if shape == "circle":
+        return 1
     if shape == "bar":
         return 1
     return 1 if rng.random() < 0.5 else 3   # the triangle's apex to the right or the left
@@ -143,12 +183,18 @@ def sample_factors(rng, version=2):
     """Draw one factors dict from a numpy Generator (generator `version`, see VERSIONS)."""
     if version not in VERSIONS:
         raise ValueError("unknown generator version %r (known: %s)" % (version, VERSIONS))
-    shape = SHAPES[int(rng.integers(len(SHAPES)))]
+    if version == 4:
+        shape = SHAPES[int(np.searchsorted(np.cumsum(SHAPE_WEIGHTS_V4), rng.random(),
+                                           side="right"))]
+    else:
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
     turn = sample_turn(rng, shape, version)
     size = float(rng.uniform(*SIZE_RANGE))
-    left, right, up, down = extents(shape, size, turn)
+    aspect = float(rng.uniform(*ASPECT_RANGE)) if version == 4 else nominal_aspect(shape)
+    left, right, up, down = extents(shape, size, turn, aspect)
     return {
         "shape": shape,
+        "aspect": aspect,
         "hue": sample_hue(rng),
         "bg_hue": float(rng.random()),
         "bg_value": float(rng.uniform(*BG_VALUE_RANGE)),
@@ -166,18 +212,19 @@ def turn_back(dx, dy, turn):
     return dx, dy
 
 
-def inside(shape, dx, dy, size, turn=0):
-    """Boolean array: offsets (dx, dy) from the centroid inside the shape."""
+def inside(shape, dx, dy, size, turn=0, aspect=None):
+    """Boolean array: offsets (dx, dy) from the centroid inside the shape (aspect as extents())."""
+    aspect = nominal_aspect(shape) if aspect is None else aspect
     dx, dy = turn_back(dx, dy, turn)
-    if shape == "circle":
-        return dx * dx + dy * dy <= size * size
+    if shape == "circle":               # exact for aspect 1: the version 2 and 3 circle
+        return dx * dx / aspect + dy * dy * aspect <= size * size
     if shape == "bar":
-        half_height = size * BAR_HALF_HEIGHT
-        return (np.abs(dx) <= ASPECT * half_height) & (np.abs(dy) <= half_height)
-    height = size * TRI_HEIGHT           # y grows downwards; the apex is 2/3 height above
-    from_apex = dy + 2.0 * height / 3.0  # the centroid, the base 1/3 below it
+        half_height = size * bar_half_height(aspect)
+        return (np.abs(dx) <= aspect * half_height) & (np.abs(dy) <= half_height)
+    height = size * triangle_height(aspect)  # y grows downwards; the apex is 2/3 height above
+    from_apex = dy + 2.0 * height / 3.0      # the centroid, the base 1/3 below it
     return ((from_apex >= 0.0) & (from_apex <= height)
-            & (np.abs(dx) <= from_apex * ASPECT / 2.0))
+            & (np.abs(dx) <= from_apex * aspect / 2.0))
 
 
 def coverage(factors, side, ss=SUPERSAMPLE):
@@ -186,7 +233,7 @@ def coverage(factors, side, ss=SUPERSAMPLE):
     t = (np.arange(n) + 0.5) / n
     gx, gy = np.meshgrid(t, t)
     hit = inside(factors["shape"], gx - factors["x"], gy - factors["y"], factors["size"],
-                 factors.get("turn", 0))
+                 factors.get("turn", 0), factors.get("aspect"))
     return hit.reshape(side, ss, side, ss).mean(axis=(1, 3))
 
 
@@ -232,7 +279,7 @@ def shape_coordinates(roundness, asymmetry, elongation):
     """(u, v, w): the circle at the origin, the bar at (1, 0, 1) (see shape features)."""
     return ((roundness - ROUNDNESS["circle"]) / (ROUNDNESS["bar"] - ROUNDNESS["circle"]),
             asymmetry / TRI_ASYMMETRY,
-            (elongation - 1.0) / (ELONGATION["bar"] - 1.0))
+            (elongation - 1.0) / (ASPECT - 1.0))
 
 
 def circularity(roundness, asymmetry, elongation):
@@ -256,7 +303,7 @@ def attributes(factors):
     return {
         "large": int(factors["size"] > size_mid),
         "red": int(hue_distance(factors["hue"], 0.0) < RED_WIDTH),
-        "round": int(factors["shape"] == "circle"),
+        "round": int(attribute_score("round", factors) > CIRCULARITY_THRESHOLD),
         "left": int(factors["x"] < 0.5),
         "light_bg": int(factors["bg_value"] > bg_mid),
     }
@@ -283,7 +330,9 @@ def attribute_score(name, factors):
             return circularity(factors["roundness"], factors["asymmetry"],
                                factors["elongation"])
         shape = factors["shape"]       # generated: the nominal value
-        return circularity(ROUNDNESS[shape], ASYMMETRY[shape], ELONGATION[shape])
+        aspect = factors.get("aspect", nominal_aspect(shape))
+        return circularity(ROUNDNESS[shape], ASYMMETRY[shape],
+                           nominal_elongation(shape, aspect))
     if name == "left":
         return -factors["x"]
     if name == "light_bg":

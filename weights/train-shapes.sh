@@ -9,7 +9,8 @@
 # more continued from the 6000-step file, weights/shapes.md),
 # LATENT_STEPS (20000), BUILD_DIR (build), CONFIG (weights/configs/shapes32-unet64.json, the
 # shipped file's; the first-version file of doc/shapes-history.md used shapes32.json),
-# GENERATOR (2: the shipped file's data; 3: the shapes turned on end, tools/shapes.py).
+# GENERATOR (2: the shipped file's data; 3: the shapes turned on end; 4: turned, of any aspect;
+# tools/shapes.py).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
