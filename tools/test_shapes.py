@@ -189,14 +189,17 @@ def check_monotonic():
     check(bar < ci, "round     bar %.3f < circle %.3f" % (bar, ci))
     # A circle stretched 2:1 has a circle's roundness and no skew: only its elongation can
     # tell it from a circle, and an edit that stretches a circle must count as leaving it.
-    oval = shapes.measure_attribute("round", ellipse_image(dict(base, shape="circle"), 2.0))
+    drawn = shapes.render(dict(base, shape="circle", aspect=2.0))
+    check(np.array_equal(drawn, ellipse_image(dict(base, shape="circle"), 2.0)),
+          "a circle of aspect 2 is drawn as the ellipse of the circle's area")
+    oval = shapes.measure_attribute("round", drawn)
     check(oval < shapes.CIRCULARITY_THRESHOLD < ci,
           "round     ellipse 2:1 %.3f < threshold %.1f < circle %.3f"
           % (oval, shapes.CIRCULARITY_THRESHOLD, ci))
 
 
 def ellipse_image(factors, aspect, side=32, ss=shapes.SUPERSAMPLE):
-    """A wide ellipse with the circle's area, rendered as shapes.render() renders shapes."""
+    """A wide ellipse with the circle's area, drawn apart from shapes.inside() to check it."""
     t = (np.arange(side * ss) + 0.5) / (side * ss)
     gx, gy = np.meshgrid(t, t)
     a, b = factors["size"] * math.sqrt(aspect), factors["size"] / math.sqrt(aspect)

@@ -36,7 +36,7 @@ def check_counting():
     factors = []
     for red, x in ((True, 0.35), (False, 0.35), (False, 0.65), (True, 0.65)):
         f = shapes.sample_factors(rng)
-        f.update(shape="circle", size=0.18, x=x, y=0.5, hue=0.0 if red else 0.5)
+        f.update(shape="circle", aspect=1.0, turn=0, size=0.18, x=x, y=0.5, hue=0.0 if red else 0.5)
         factors.append(f)
     partner = np.array([2, 3, 0, 1])
     swapped = [dict(f, hue=factors[p]["hue"], bg_hue=factors[p]["bg_hue"],
