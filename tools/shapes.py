@@ -172,9 +172,7 @@ def sample_turn(rng, shape, version):
     an ellipse in version 4, too)."""
     if version == 2 or (shape == "circle" and version == 3):
         return 0
-    if shape == "circle":
-        return 1
-    if shape == "bar":
+    if shape in ("circle", "bar"):
         return 1
     return 1 if rng.random() < 0.5 else 3   # the triangle's apex to the right or the left
 
