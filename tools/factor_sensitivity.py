@@ -45,8 +45,13 @@ MOVES = {
 
 def read_factors(data, limit):
     """Factors dicts of the first `limit` held-out images (numbers as floats, turn as int)."""
-    with open("%s/test_factors.csv" % data) as f:
-        rows = list(csv.DictReader(f))[:limit]
+    path = "%s/test_factors.csv" % data
+    try:
+        with open(path) as f:
+            rows = list(csv.DictReader(f))[:limit]
+    except OSError as e:
+        raise SystemExit("%s: %s (a set as tools/make_shapes_dataset.py writes it)"
+                         % (path, e.strerror))
     out = []
     for r in rows:
         f = {k: (v if k in ("file", "shape") else float(v)) for k, v in r.items()}

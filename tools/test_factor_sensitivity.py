@@ -5,8 +5,8 @@ versions 2 and 4) and a random model of the `small` reference config.
 Checks: every factor has a row, the aspect only where it varies within a shape (version 4);
 each moved factor, measured from the moved image's pixels, moved by about its step (a tool
 that rendered the unmoved factors again would fail here); the moves stay inside the
-generator's ranges; z_sem distances are positive and finite; a model of another image size is
-refused with a clear message. Exit status 0 on success.
+generator's ranges; z_sem distances are positive and finite; a model of another image size, and
+a folder without test_factors.csv, are refused with a clear message. Exit status 0 on success.
 """
 import json
 import os
@@ -82,6 +82,9 @@ def main():
             check_moves_stay_in_range(data)
             check_table(data, model, tmp, version)
         check_other_size_refused(sensitivity, tmp, data, 6)
+        r = sensitivity(model, tmp)
+        check(r.returncode != 0 and "test_factors.csv" in r.stderr
+              and "Traceback" not in r.stderr, "a folder without factors is refused clearly")
     finally:
         shutil.rmtree(tmp)
     if failures:
