@@ -98,6 +98,9 @@ add_specific (GOptionContext * ctx, TrArgs * a)
     E ("model", G_OPTION_ARG_FILENAME, model, "the model file", "FILE"),
     E ("labels", G_OPTION_ARG_FILENAME, labels, "attribute labels (CSV)", "FILE"),
     E ("test-labels", G_OPTION_ARG_FILENAME, test_labels, "labels of --test (CSV)", "FILE"),
+    E ("attributes", G_OPTION_ARG_STRING, attributes, "the directions the output holds: "
+        "these label columns, fitted in this order, and no other (default: every column, "
+        "added to the file's directions)", "NAME,NAME,..."),
     E ("iterations", G_OPTION_ARG_INT, iterations, "optimiser iterations (default 500)", "N"),
     E ("l2", G_OPTION_ARG_DOUBLE, l2, "L2 regularisation (default 1e-4)", "L"),
     {NULL}
@@ -166,7 +169,7 @@ void
 tr_args_clear (TrArgs * a)
 {
   char **strings[] = { &a->backend, &a->config, &a->data, &a->test_data, &a->out, &a->model,
-    &a->labels, &a->test_labels, &a->init, &a->steps_list, &a->strengths
+    &a->labels, &a->test_labels, &a->init, &a->steps_list, &a->strengths, &a->attributes
   };
   for (size_t i = 0; i < G_N_ELEMENTS (strings); i++)
     g_clear_pointer (strings[i], g_free);

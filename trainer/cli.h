@@ -31,6 +31,7 @@ typedef struct {
   double lr, beta1, beta2, adam_eps, ema_decay, grad_clip, weight_decay;  /* NAN: not given */
   gboolean adamw, no_flip, resume, f16;
   /* classify and eval */
+  char *attributes;             /* classify: NAME,NAME,... of the labels to fit; NULL: all */
   int iterations, n_images, probe_max, n_samples;
   double l2;
   char *steps_list;

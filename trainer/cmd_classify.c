@@ -31,6 +31,7 @@ typedef struct {
   DaeModelFile *mf;
   TrData data;
   TrLabels *labels, *test_labels;
+  int n_fit, *fit;              /* the label columns to fit, in order */
   Labelled train, test;
 } Classify;
 
@@ -130,6 +131,50 @@ fit_attribute (Classify * c, int attr, DaeError * err)
   return st;
 }
 
+static int
+label_column (const TrLabels * l, const char *name)
+{
+  for (int i = 0; i < l->n_attrs; i++)
+    if (strcmp (l->attrs[i], name) == 0)
+      return i;
+  return -1;
+}
+
+/* The columns of --attributes (checked against the labels before any image is encoded), or
+ * every column. */
+static DaeStatus
+choose_columns (Classify * c, DaeError * err)
+{
+  const TrLabels *l = c->labels;
+  if (!c->a->attributes) {
+    c->fit = g_new (int, MAX (l->n_attrs, 1));
+    for (c->n_fit = 0; c->n_fit < l->n_attrs; c->n_fit++)
+      c->fit[c->n_fit] = c->n_fit;
+    return DAE_OK;
+  }
+  gchar **names = g_strsplit (c->a->attributes, ",", -1);
+  c->fit = g_new (int, g_strv_length (names) + 1);
+  DaeStatus st = DAE_OK;
+  for (int i = 0; names[i] && st == DAE_OK; i++) {
+    const char *name = g_strstrip (names[i]);
+    int col = label_column (l, name);
+    for (int j = 0; j < c->n_fit && col >= 0; j++)
+      if (c->fit[j] == col)
+        st = dae_error_set (err, DAE_ERR_INVALID, "--attributes names %s twice", name);
+    if (col < 0) {
+      gchar *known = g_strjoinv (", ", l->attrs);
+      st = dae_error_set (err, DAE_ERR_INVALID, "--attributes: %s has no column \"%s\" "
+          "(it has: %s)", c->a->labels, name, known);
+      g_free (known);
+    }
+    c->fit[c->n_fit++] = col;
+  }
+  g_strfreev (names);
+  if (st == DAE_OK && c->n_fit == 0)
+    st = dae_error_set (err, DAE_ERR_INVALID, "--attributes names no attribute");
+  return st;
+}
+
 static DaeStatus
 prepare (Classify * c, DaeError * err)
 {
@@ -143,7 +188,8 @@ prepare (Classify * c, DaeError * err)
     return err->code;
   const DaeModelConfig *cfg = &c->mf->config;
   if (tr_data_open (a, cfg->image_size, cfg->in_channels, &c->data, err) != DAE_OK ||
-      tr_labels_load (a->labels, c->data.train_set, &c->labels, err) != DAE_OK)
+      tr_labels_load (a->labels, c->data.train_set, &c->labels, err) != DAE_OK ||
+      choose_columns (c, err) != DAE_OK)
     return err->code;
   c->test_labels = c->labels;
   if (a->test_data && (!a->test_labels || tr_labels_load (a->test_labels, c->data.test_set,
@@ -171,8 +217,10 @@ run (Classify * c, DaeError * err)
     return err->code;
   printf ("classify: %d labelled training images, %d held out\n", c->train.n, c->test.n);
   printf ("  %-20s %15s %9s %9s\n", "attribute", "positives", "train", "held-out");
-  for (int i = 0; i < c->labels->n_attrs; i++)
-    if (fit_attribute (c, i, err) != DAE_OK)
+  if (c->a->attributes)         /* the output holds exactly the directions named */
+    dae_model_file_clear_directions (c->mf);
+  for (int i = 0; i < c->n_fit; i++)
+    if (fit_attribute (c, c->fit[i], err) != DAE_OK)
       return err->code;
   const char *out = c->a->out ? c->a->out : c->a->model;
   if (dae_model_file_save (c->mf, out, c->mf->dtype, err) != DAE_OK)
@@ -189,6 +237,7 @@ tr_cmd_classify (TrArgs * a)
   DaeStatus st = run (&c, &err);
   if (st != DAE_OK)
     tr_print_error (&err);
+  g_free (c.fit);
   g_free (c.train.image);
   g_free (c.train.z);
   g_free (c.test.image);

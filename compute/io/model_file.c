@@ -398,9 +398,7 @@ dae_model_file_free (DaeModelFile * mf)
 {
   if (!mf)
     return;
-  for (size_t i = 0; i < mf->n_directions; i++)
-    direction_clear (&mf->directions[i]);
-  g_free (mf->directions);
+  dae_model_file_clear_directions (mf);
   g_free (mf->latent_mean);
   g_free (mf->latent_std);
   g_free (mf->values);
@@ -480,6 +478,15 @@ dae_model_file_set_latent_stats (DaeModelFile * mf, const float *mean, const flo
   mf->latent_mean = mean ? g_memdup2 (mean, z * sizeof (float)) : NULL;
   mf->latent_std = std ? g_memdup2 (std, z * sizeof (float)) : NULL;
   return DAE_OK;
+}
+
+void
+dae_model_file_clear_directions (DaeModelFile * mf)
+{
+  for (size_t i = 0; i < mf->n_directions; i++)
+    direction_clear (&mf->directions[i]);
+  g_clear_pointer (&mf->directions, g_free);
+  mf->n_directions = 0;
 }
 
 DaeStatus

@@ -73,6 +73,8 @@ const DaeDirection *dae_model_file_direction (const DaeModelFile * mf, const cha
 /* Replaces the latent statistics (copied; NULL, NULL removes them). */
 DaeStatus dae_model_file_set_latent_stats (DaeModelFile * mf, const float *mean,
     const float *std, DaeError * err);
+/* Removes every direction. */
+void dae_model_file_clear_directions (DaeModelFile * mf);
 /* Adds or replaces direction name (weight copied). */
 DaeStatus dae_model_file_set_direction (DaeModelFile * mf, const char *name,
     const float *weight, bool has_bias, float bias, DaeError * err);

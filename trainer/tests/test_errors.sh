@@ -1,8 +1,8 @@
 #!/bin/sh
 # Bad data gives a clear error naming the file: an unreadable PNG, an IDX file shorter than its
 # header, IDX images of the wrong size, an empty folder, a missing path, a bad config, a labels
-# file with a bad value, probe settings out of range. Each must fail with exit status 1 and a
-# message naming the culprit.
+# file with a bad value, probe settings out of range, unknown or repeated --attributes. Each
+# must fail with exit status 1 and a message naming the culprit.
 #   test_errors.sh DIFFAE_TRAIN MAKE_DATA WORKDIR
 set -eu
 train="$1"; make_data="$2"; work="$3"
@@ -35,6 +35,13 @@ expect "no-such-preset is neither a preset" -- run --data "$work/ok.idx" --confi
 run --data "$work/ok.idx" > /dev/null
 expect "bad.csv: line 3: attribute bright is \"2\"" -- "$train" classify \
   --model "$work/out/model.safetensors" --data "$work/ok.idx" --labels "$work/bad.csv"
+printf 'index,bright,big\n0,1,0\n1,0,1\n' > "$work/ok.csv"
+classify() { "$train" classify --model "$work/out/model.safetensors" --data "$work/ok.idx" \
+  --labels "$work/ok.csv" --out "$work/classified.safetensors" "$@"; }
+expect "ok.csv has no column \"round\" (it has: bright, big)" -- classify --attributes big,round
+expect "\-\-attributes names big twice" -- classify --attributes "big, big"
+expect "\-\-attributes names no attribute" -- classify --attributes ""
+test ! -e "$work/classified.safetensors" || { echo "FAIL: a refused classify wrote"; exit 1; }
 expect "\-\-iterations must be at least 1" -- "$train" eval --model "$work/out/model.safetensors" \
   --data "$work/ok.idx" --holdout 20 --iterations 0 --out "$work/eval"
 expect "\-\-l2 must be 0 or more" -- "$train" eval --model "$work/out/model.safetensors" \

@@ -23,6 +23,26 @@ test -f "$work/lat/samples/step-00000040.png"
 "$train" classify --model "$work/lat/model.safetensors" $common --labels "$work/d.attrs.csv" \
   --out "$work/model.safetensors" | tee "$work/classify.log"
 grep -q "with 2 directions" "$work/classify.log"
+# --attributes: the output holds exactly the named directions, fitted as in the full run
+"$train" classify --model "$work/model.safetensors" $common --labels "$work/d.attrs.csv" \
+  --attributes big --out "$work/big.safetensors" | tee "$work/classify-big.log"
+grep -q "with 1 directions" "$work/classify-big.log"
+"$python" - "$work/model.safetensors" "$work/big.safetensors" <<'PY'
+import json, struct, sys
+def tensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {k: data[v["data_offsets"][0]:v["data_offsets"][1]]
+            for k, v in header.items() if k.startswith("direction.")}
+full, big = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert sorted(full) == ["direction.big", "direction.big.bias", "direction.bright",
+                        "direction.bright.bias"], sorted(full)
+assert sorted(big) == ["direction.big", "direction.big.bias"], sorted(big)
+assert all(big[k] == full[k] for k in big), "direction.big differs from the full run's"
+print("classify --attributes big: only direction.big, byte-equal to the full run's")
+PY
 
 "$train" eval --model "$work/model.safetensors" $common --labels "$work/d.classes.csv" \
   --steps-list 5,10 --images 12 --samples 10 --out "$work/eval"
