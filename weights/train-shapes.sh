@@ -5,12 +5,13 @@
 #
 #   weights/train-shapes.sh [WORK]        default WORK: runs/shapes32 (data in WORK/data)
 #
-# Environment: AE_STEPS (autoencoder steps, 20000; the shipped interim file: 6000, then 6500
+# Environment: AE_STEPS (autoencoder steps, 20000; the shipped file: 6000, then 6500
 # more continued from the 6000-step file, weights/shapes.md),
 # LATENT_STEPS (20000), BUILD_DIR (build), CONFIG (weights/configs/shapes32-unet64.json, the
 # shipped file's; the first-version file of doc/shapes-history.md used shapes32.json),
 # GENERATOR (2: the shipped file's data; 3: the shapes turned on end; 4: turned, of any aspect;
-# tools/shapes.py).
+# tools/shapes.py), ATTRIBUTES (the editing directions made: large,red,light_bg; the
+# figures of doc/shapes-history.md were read with all five, large,red,round,left,light_bg).
 # The CPU backend is used (its own AVX-512/AVX2 matrix kernels on x86-64; doc/compute.md).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,9 +41,12 @@ resume () { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
     $d --out "$work/latent" --steps "${LATENT_STEPS:-20000}" --batch 256 --lr 1e-4 \
     --ema-decay 0.999 --sample-every 5000 --seed 1 --f16 $(resume "$work/latent")
 
-# 4. one editing direction per attribute (logistic regression on z_sem)
+# 4. one editing direction per attribute (logistic regression on z_sem), for the attributes
+#    z_sem carries: the labels `round` and `left` stay in the data for the probes, but no
+#    model here edits them (weights/shapes.md, "Attributes")
 "$train" classify --model "$work/latent/model.safetensors" $d --labels "$data/train.csv" \
-    --test-labels "$data/test.csv" --out "$work/shapes.safetensors"
+    --test-labels "$data/test.csv" --attributes "${ATTRIBUTES:-large,red,light_bg}" \
+    --out "$work/shapes.safetensors"
 
 # 5. figures for the model card
 "$train" eval --model "$work/shapes.safetensors" $d --labels "$data/train.csv" \
