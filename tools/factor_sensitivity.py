@@ -91,23 +91,18 @@ def measured_move(name, before, after):
     return shapes.hue_distance(a, b) if key == "hue" else abs(b - a)
 
 
-def to_model_input(images):
-    """uint8 HxWx3 images -> float NCHW in [-1, 1], as the encoder takes them."""
-    return np.stack(images).astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0
-
-
 def sensitivity(model, cfg, factors):
     """{factor or 'two images': {images, measured move, z_sem distance}}."""
     side = cfg.image_size
     base = [shapes.render(f, side) for f in factors]
-    x0 = to_model_input(base)
+    x0 = probe_factors.to_model_input(base)
     probe_factors.check_image_size(x0, cfg)
     z0 = probe_factors.encode(model, x0)
     scale = z0.std(axis=0) + 1e-8
     result = {}
     for name in moved_factors(factors):
         images = [shapes.render(moved(f, name), side) for f in factors]
-        z = probe_factors.encode(model, to_model_input(images))
+        z = probe_factors.encode(model, probe_factors.to_model_input(images))
         result[name] = {
             "step": MOVES[name][0],
             "images": len(factors),

@@ -54,9 +54,13 @@ def read_split(data, split, limit):
     labels = np.array([[int(v) for v in r[1:]] for r in rows], dtype=np.int64)
     if labels.size and not np.isin(labels, (0, 1)).all():
         raise SystemExit("%s/%s.csv: attribute values must be 0 or 1" % (data, split))
-    images = np.stack([np.asarray(Image.open(os.path.join(data, r[0])).convert("RGB"))
-                       for r in rows]).astype(np.float32) / 127.5 - 1.0
-    return images.transpose(0, 3, 1, 2), labels, header[1:]
+    images = [np.asarray(Image.open(os.path.join(data, r[0])).convert("RGB")) for r in rows]
+    return to_model_input(images), labels, header[1:]
+
+
+def to_model_input(images):
+    """uint8 HxWx3 images -> float NCHW in [-1, 1], as the encoder takes them."""
+    return np.stack(images).astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0
 
 
 def check_image_size(images, cfg):
