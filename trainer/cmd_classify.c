@@ -140,6 +140,15 @@ label_column (const TrLabels * l, const char *name)
   return -1;
 }
 
+static bool
+chosen (const Classify * c, int col)
+{
+  for (int i = 0; i < c->n_fit; i++)
+    if (c->fit[i] == col)
+      return true;
+  return false;
+}
+
 /* The columns of --attributes (checked against the labels before any image is encoded), or
  * every column. */
 static DaeStatus
@@ -158,16 +167,16 @@ choose_columns (Classify * c, DaeError * err)
   for (int i = 0; names[i] && st == DAE_OK; i++) {
     const char *name = g_strstrip (names[i]);
     int col = label_column (l, name);
-    for (int j = 0; j < c->n_fit && col >= 0; j++)
-      if (c->fit[j] == col)
-        st = dae_error_set (err, DAE_ERR_INVALID, "--attributes names %s twice", name);
     if (col < 0) {
       gchar *known = g_strjoinv (", ", l->attrs);
       st = dae_error_set (err, DAE_ERR_INVALID, "--attributes: %s has no column \"%s\" "
           "(it has: %s)", c->a->labels, name, known);
       g_free (known);
+    } else if (chosen (c, col)) {
+      st = dae_error_set (err, DAE_ERR_INVALID, "--attributes names %s twice", name);
+    } else {
+      c->fit[c->n_fit++] = col;
     }
-    c->fit[c->n_fit++] = col;
   }
   g_strfreev (names);
   if (st == DAE_OK && c->n_fit == 0)
